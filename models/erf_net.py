@@ -1,0 +1,27 @@
+"""Erf-net in the HMS20 conventions (PHYSICS.md A.1, B.1)."""
+
+from scipy.special import erf
+
+from nnqft_ppl import register_model
+from nnqft_ppl.nets import ACTIVATIONS, affine_neurons, linear_readout
+from nnqft_ppl.theory import FiniteWidthTheory, affine_neuron_moment, gaussian_moment
+
+
+def theory(width=100, d=1, sigma_w=1.0, sigma_b=1.0):
+    """Exact finite-width correlators; neuron moments by Gauss-Hermite quadrature over (W0, b0)."""
+    return FiniteWidthTheory(
+        width=width,
+        neuron_moment=lambda xs: affine_neuron_moment(xs, erf, sigma_w, sigma_b),
+        weight_moment=lambda k: gaussian_moment(k) * sigma_w**k,
+        bias_variance=sigma_b**2,
+    )
+
+
+@register_model(theory=theory)
+def erf_net(x, width=100, d=1, sigma_w=1.0, sigma_b=1.0):
+    """Erf-net (HMS20): phi = sum_i W1_i erf(W0_i.x + b0_i) + b1.
+
+    W0 ~ N(0, sigma_w^2/d), b0 ~ N(0, sigma_b^2), W1 ~ N(0, sigma_w^2/N), b1 ~ N(0, sigma_b^2):
+    the same sigma_w, sigma_b in both layers, as in the HMS20 code.
+    """
+    return linear_readout(affine_neurons(x, width, ACTIVATIONS["erf"], sigma_w, sigma_b), sigma_w, sigma_b)

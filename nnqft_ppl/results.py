@@ -1,0 +1,42 @@
+"""Turning accumulated power sums into the correlator dataset (shared by both engines)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+
+from .correlators import named_tensors, to_dataset
+from .moments import MonomialBasis, jackknife
+from .registry import ModelSpec
+from .tails import HeavyTailWarning, heavy_tail_report
+from .theory import predict
+
+__all__ = ["correlator_result"]
+
+
+def correlator_result(cumulant_statistic, accumulators, basis: MonomialBasis, orders, spec: ModelSpec,
+                      params: dict, points: np.ndarray, attrs: dict):
+    """Jackknife the cumulants, add full moments, theory and run metadata.
+
+    ``cumulant_statistic(*moments)`` maps the accumulators' moments to field
+    cumulants (vectors over ``basis``); full correlators follow from them.
+    """
+    from .moments import moments_from_cumulants
+
+    def statistic(*moments):
+        cumulants = cumulant_statistic(*moments)
+        return np.concatenate([moments_from_cumulants(cumulants, basis), cumulants], axis=-1)
+
+    estimate, stderr = jackknife(statistic, *accumulators)
+    if not np.all(np.isfinite(estimate)):
+        raise ValueError(f"{spec.name} produced non-finite field values at these points and hyperparameters")
+    split = lambda vector: named_tensors(vector[..., : basis.size], vector[..., basis.size :], basis, orders)  # noqa: E731
+    theory = predict(spec.theory(**params), points, orders) if spec.theory is not None else None
+    attrs = {"model": spec.name, "params": json.dumps(params), "orders": list(orders), **attrs}
+    tail = heavy_tail_report(accumulators[0], basis)
+    if tail is not None:
+        warnings.warn(tail, HeavyTailWarning, stacklevel=3)
+        attrs["heavy_tails"] = tail
+    return to_dataset(split(estimate), split(stderr), points, attrs, theory)

@@ -1,0 +1,25 @@
+"""What is known analytically: Gaussian (Wick) and exact finite-width correlators.
+
+A *theory* is any object with a method ``cumulants(points, max_order)`` returning
+the connected correlators of orders ``1..max_order`` at the points as a vector
+over :class:`~nnqft_ppl.moments.MonomialBasis` (NaN where unknown).  Full
+correlators follow from cumulants by summing over set partitions.
+"""
+
+from .finite_width import FiniteWidthTheory, FieldTheory, GaussianTheory, predict
+from .kernels import erf_kernel, gauss_kernel, relu_kernel
+from .neurons import affine_neuron_moment, cos_neuron_moment, gauss_neuron_moment, gaussian_moment
+
+__all__ = [
+    "FieldTheory",
+    "FiniteWidthTheory",
+    "GaussianTheory",
+    "affine_neuron_moment",
+    "cos_neuron_moment",
+    "erf_kernel",
+    "gauss_kernel",
+    "gauss_neuron_moment",
+    "gaussian_moment",
+    "predict",
+    "relu_kernel",
+]

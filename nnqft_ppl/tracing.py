@@ -1,0 +1,66 @@
+"""Running a NumPyro NN-FT model: one network per PRNG key.
+
+Network ``i`` of a run with seed ``s`` uses the key
+``fold_in(fold_in(PRNGKey(s), i // NETS_PER_CHUNK), i % NETS_PER_CHUNK)``: its
+parameters depend on ``(s, i)`` only, never on batch size or device count.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpyro import handlers
+
+__all__ = ["NETS_PER_CHUNK", "network_keys", "trace_network", "field_function", "check_field"]
+
+NETS_PER_CHUNK = 256
+"""Networks per chunk: the unit of work, of key derivation and of exact summation.
+
+A power of two (the pairwise chunk sum needs it); fixed, because it enters the key
+of every network."""
+
+
+def network_keys(seed: int, chunk: jax.Array) -> jax.Array:
+    """PRNG keys of the ``NETS_PER_CHUNK`` networks of chunk number ``chunk``."""
+    chunk_key = jax.random.fold_in(jax.random.PRNGKey(seed), chunk)
+    return jax.vmap(lambda j: jax.random.fold_in(chunk_key, j))(jnp.arange(NETS_PER_CHUNK))
+
+
+def trace_network(model: Callable, key, points, params: Mapping[str, Any], substitutions=None) -> dict:
+    """Site messages of one network drawn with ``key`` (values of non-substituted sites)."""
+    conditioned = handlers.substitute(model, data=substitutions) if substitutions else model
+    return handlers.trace(handlers.seed(conditioned, key)).get_trace(points, **params)
+
+
+def field_function(model: Callable, points, params: Mapping[str, Any]) -> Callable:
+    """``key -> phi`` at the points (shape ``(n_points,)``), traceable and vmappable."""
+    x = jnp.asarray(points, dtype=jnp.float32)
+
+    def field(key):
+        return trace_network(model, key, x, params)["phi"]["value"]
+
+    return field
+
+
+def check_field(model: Callable, points, params: Mapping[str, Any], name: str = "model") -> dict:
+    """Trace one network eagerly and check the model contract for the field.
+
+    Returns the trace.  Raises ``ValueError`` naming the problem: no ``phi`` site,
+    wrong shape, or non-finite values.
+    """
+    x = jnp.asarray(points, dtype=jnp.float32)
+    try:
+        trace = trace_network(model, jax.random.PRNGKey(0), x, params)
+    except TypeError as error:
+        raise ValueError(f"{name} cannot be called as model(x, **{dict(params)}): {error}") from None
+    if "phi" not in trace:
+        raise ValueError(f"{name} records no field: add numpyro.deterministic('phi', ...) to the model")
+    phi = np.asarray(trace["phi"]["value"])
+    if phi.shape != (len(points),):
+        raise ValueError(f"{name}: 'phi' has shape {phi.shape}, expected (n_points,) = ({len(points)},)")
+    if not np.all(np.isfinite(phi)):
+        raise ValueError(f"{name} gives a non-finite field at these points and hyperparameters")
+    return trace

@@ -1,9 +1,33 @@
 """nnqft_ppl: neural-network field theories as NumPyro models.
 
-Public API (everything else is internal):
+An NN-FT is a NumPyro model over network parameters whose field at the points is
+the site ``"phi"`` (:mod:`nnqft_ppl.registry` states the contract).  From it the
+library measures full and connected correlators with error bars, by brute force
+(:func:`sample_ensemble`) or exactly at finite width from single neurons
+(:func:`sample_neurons`), and sets them beside what is known analytically
+(:mod:`nnqft_ppl.theory`).
 """
 
-from .registry import ModelSpec, get_model, list_models, register_model
+from . import nets, theory
 from .ensemble import sample_ensemble
+from .neurons import sample_neurons
+from .output import deviation_table, plot_two_point, run_record
+from .registry import ModelSpec, get_model, list_models, register_model
+from .sampling import sample
+from .tails import HeavyTailWarning
 
-__all__ = ["ModelSpec", "get_model", "list_models", "register_model", "sample_ensemble"]
+__all__ = [
+    "HeavyTailWarning",
+    "ModelSpec",
+    "deviation_table",
+    "get_model",
+    "list_models",
+    "nets",
+    "plot_two_point",
+    "register_model",
+    "run_record",
+    "sample",
+    "sample_ensemble",
+    "sample_neurons",
+    "theory",
+]

@@ -17,11 +17,12 @@ __all__ = ["correlator_result"]
 
 
 def correlator_result(cumulant_statistic, accumulators, basis: MonomialBasis, orders, spec: ModelSpec,
-                      params: dict, points: np.ndarray, attrs: dict):
+                      params: dict, points: np.ndarray, attrs: dict, check_tails: bool = True):
     """Jackknife the cumulants, add full moments, theory and run metadata.
 
     ``cumulant_statistic(*moments)`` maps the accumulators' moments to field
     cumulants (vectors over ``basis``); full correlators follow from them.
+    ``check_tails`` looks for heavy tails in the first accumulator (the field's).
     """
     from .moments import moments_from_cumulants
 
@@ -35,7 +36,7 @@ def correlator_result(cumulant_statistic, accumulators, basis: MonomialBasis, or
     split = lambda vector: named_tensors(vector[..., : basis.size], vector[..., basis.size :], basis, orders)  # noqa: E731
     theory = predict(spec.theory(**params), points, orders) if spec.theory is not None else None
     attrs = {"model": spec.name, "params": json.dumps(params), "orders": list(orders), **attrs}
-    tail = heavy_tail_report(accumulators[0], basis)
+    tail = heavy_tail_report(accumulators[0], basis) if check_tails else None
     if tail is not None:
         warnings.warn(tail, HeavyTailWarning, stacklevel=3)
         attrs["heavy_tails"] = tail

@@ -1,0 +1,111 @@
+"""The ``nnqft`` command: the library's second face.
+
+    nnqft models
+    nnqft sample MODEL --points "0;0.5;1" [--set width=10 ...] [--nets N] [--orders 2,4,6]
+                 [--seed 0] [--method ensemble|neurons] [--json FILE] [--out DIR]
+    nnqft reproduce [--quick] [--out DIR]
+
+Bad input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parse_sets(items) -> dict:
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        params[key.strip()] = value
+    return params
+
+
+def _parse_orders(text: str):
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--orders expects comma-separated integers, got {text!r}") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nnqft", description="Neural-network field theories: correlators, theory, checks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("models", help="list the models")
+
+    sample = commands.add_parser("sample", help="correlators of a model at points, with theory beside them")
+    sample.add_argument("model", help="registered name, or file.py:function / module:function")
+    where = sample.add_mutually_exclusive_group(required=True)
+    where.add_argument("--points", help='points: ";" between points, "," between coordinates, e.g. "0,0;1,0"')
+    where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
+    sample.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    sample.add_argument("--nets", type=int, default=100_000, help="number of networks (default 100000)")
+    sample.add_argument("--orders", default="2,4", help="correlator orders, e.g. 2,4,6 (default 2,4)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble",
+                        help="brute-force ensemble, or the exact finite-width engine (i.i.d. neurons)")
+    sample.add_argument("--checkpoint", help="checkpoint file: saved periodically, resumed if present")
+    sample.add_argument("--json", help="write the run record (JSON) to this file")
+    sample.add_argument("--out", help="directory for correlators.nc, result.json and g2.png")
+    sample.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
+    reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
+    reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
+    reproduce.add_argument("--out", default="nnqft_report", help="report directory (default nnqft_report)")
+    return parser
+
+
+def _run(args) -> None:
+    if args.command == "models":
+        from .registry import list_models
+
+        for spec in list_models():
+            print(f"{spec.name:12} {spec.description}")
+    elif args.command == "sample":
+        from .output import deviation_table, write_outputs
+        from .sampling import sample
+        from .spacetime import load_points, parse_points
+
+        points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+        dataset = sample(args.model, points, n_nets=args.nets, orders=_parse_orders(args.orders),
+                         seed=args.seed, params=_parse_sets(args.set), method=args.method,
+                         checkpoint=args.checkpoint, progress=False if args.quiet else None)
+        write_outputs(dataset, args.out, args.json)
+        if not args.quiet:
+            print(f"{dataset.attrs['model']} {dataset.attrs['params']}  {args.method}, {args.nets:,} networks")
+            print(deviation_table(dataset))
+    elif args.command == "reproduce":
+        from .report import reproduce
+
+        reproduce(out_dir=args.out, quick=args.quick)
+
+
+def main(argv=None) -> int:
+    try:
+        args = _build_parser().parse_args(argv)
+        _run(args)
+    except (_UsageError, ValueError, TypeError) as error:
+        print(f"nnqft: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nnqft: interrupted (a --checkpoint run resumes from its file)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""One entry point for both correlator engines."""
+
+from __future__ import annotations
+
+from .ensemble import sample_ensemble
+from .neurons import sample_neurons
+
+__all__ = ["sample", "METHODS"]
+
+METHODS = {"ensemble": sample_ensemble, "neurons": sample_neurons}
+
+
+def sample(model, points, *, method: str = "ensemble", **options):
+    """Correlators of ``model`` at ``points``: ``method="ensemble"`` draws i.i.d. networks
+    (:func:`~nnqft_ppl.ensemble.sample_ensemble`), ``method="neurons"`` uses the exact
+    finite-width engine (:func:`~nnqft_ppl.neurons.sample_neurons`).  Same options and
+    result (an ``xarray.Dataset``) for both."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[method](model, points, **options)

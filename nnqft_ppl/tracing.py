@@ -54,8 +54,10 @@ def check_field(model: Callable, points, params: Mapping[str, Any], name: str = 
     x = jnp.asarray(points, dtype=jnp.float32)
     try:
         trace = trace_network(model, jax.random.PRNGKey(0), x, params)
-    except TypeError as error:
-        raise ValueError(f"{name} cannot be called as model(x, **{dict(params)}): {error}") from None
+    except (ValueError, TypeError):
+        raise
+    except Exception as error:  # a user's model failing inside NumPyro: say where
+        raise ValueError(f"{name} failed when traced with {dict(params)}: {type(error).__name__}: {error}") from None
     if "phi" not in trace:
         raise ValueError(f"{name} records no field: add numpyro.deterministic('phi', ...) to the model")
     phi = np.asarray(trace["phi"]["value"])

@@ -1,17 +1,15 @@
 """ReLU-net in the HMS20 conventions (PHYSICS.md A.1, B.1)."""
 
-import numpy as np
-
 from nnqft_ppl import register_model
 from nnqft_ppl.nets import ACTIVATIONS, affine_neurons, linear_readout
-from nnqft_ppl.theory import FiniteWidthTheory, affine_neuron_moment, gaussian_moment
+from nnqft_ppl.theory import FiniteWidthTheory, gaussian_moment, relu_neuron_moment
 
 
 def theory(width=100, d=1, sigma_w=1.0, sigma_b=0.0):
-    """Exact finite-width correlators; neuron moments by Gauss-Hermite quadrature over (W0, b0)."""
+    """Exact finite-width correlators; neuron moments by an exact inner integral and quadrature."""
     return FiniteWidthTheory(
         width=width,
-        neuron_moment=lambda xs: affine_neuron_moment(xs, lambda z: np.maximum(z, 0.0), sigma_w, sigma_b),
+        neuron_moment=lambda xs: relu_neuron_moment(xs, sigma_w, sigma_b),
         weight_moment=lambda k: gaussian_moment(k) * sigma_w**k,
         bias_variance=sigma_b**2,
     )

@@ -196,9 +196,9 @@ def jackknife(statistic, *sums: BlockedSums) -> tuple[np.ndarray, np.ndarray]:
     The standard error is NaN when fewer than two blocks hold samples.
     """
     estimate = statistic(*(s.means() for s in sums))
-    leave_one_out = statistic(*(s.leave_one_out_means() for s in sums))
-    n_blocks = leave_one_out.shape[0]
+    n_blocks = int(np.sum(sums[0].counts > 0))
     if n_blocks < 2:
         return estimate, np.full_like(estimate, math.nan)
+    leave_one_out = statistic(*(s.leave_one_out_means() for s in sums))
     spread = leave_one_out - leave_one_out.mean(axis=0)
     return estimate, np.sqrt((n_blocks - 1) / n_blocks * (spread**2).sum(axis=0))

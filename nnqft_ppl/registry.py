@@ -100,8 +100,8 @@ def _convert(key: str, value: Any, default: Any) -> Any:
             else:
                 value = float(text)
         except ValueError:
-            kind = type(default).__name__
-            raise ValueError(f"hyperparameter {key}={value!r} is not a valid {kind}") from None
+            kind = {bool: "true or false", int: "an integer"}.get(type(default), "a number")
+            raise ValueError(f"hyperparameter {key}={value!r} must be {kind}") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"hyperparameter {key}={value!r} must be finite")
     if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):

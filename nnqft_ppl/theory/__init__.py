@@ -8,7 +8,13 @@ correlators follow from cumulants by summing over set partitions.
 
 from .finite_width import FiniteWidthTheory, FieldTheory, GaussianTheory, predict
 from .kernels import erf_kernel, gauss_kernel, relu_kernel
-from .neurons import affine_neuron_moment, cos_neuron_moment, gauss_neuron_moment, gaussian_moment
+from .neurons import (
+    affine_neuron_moment,
+    cos_neuron_moment,
+    gauss_neuron_moment,
+    gaussian_moment,
+    relu_neuron_moment,
+)
 
 __all__ = [
     "FieldTheory",
@@ -22,4 +28,5 @@ __all__ = [
     "gaussian_moment",
     "predict",
     "relu_kernel",
+    "relu_neuron_moment",
 ]

@@ -36,7 +36,7 @@ def cos_neurons(x: Float[Array, "n_points d"], width: int, sigma_b: float) -> Fl
     with numpyro.plate("neurons", width):
         b = numpyro.sample("b", dist.Normal(0.0, sigma_b / math.sqrt(d)).expand([d]).to_event(1))
         c = numpyro.sample("c", dist.Uniform(-math.pi, math.pi))
-    return jnp.cos(x @ b.T + c)
+    return jnp.cos(x @ b.T + c[None, :])
 
 
 def affine_neurons(
@@ -57,7 +57,7 @@ def affine_neurons(
     with numpyro.plate("neurons", width):
         weights = numpyro.sample("W0", dist.Normal(0.0, sigma_w / math.sqrt(d)).expand([d]).to_event(1))
         biases = numpyro.sample("b0", dist.Normal(0.0, sigma_b)) if sigma_b > 0 else jnp.zeros(width)
-    return activation(x @ weights.T + biases, x, sigma_w, sigma_b)
+    return activation(x @ weights.T + biases[None, :], x, sigma_w, sigma_b)
 
 
 def _gauss_normalised_exp(z, x, sigma_w, sigma_b):

@@ -51,7 +51,7 @@ def _latent_sites(trace):
 
 def _neuron_split(trace):
     h, a, phi = (jnp.asarray(trace[name]["value"]) for name in ("h", "a", "phi"))
-    return (h * a).T, phi - h @ a
+    return (h * a[None, :]).T, phi - h @ a
 
 
 def check_iid_neurons(spec: ModelSpec, points, params: dict) -> None:

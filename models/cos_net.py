@@ -2,16 +2,12 @@
 
 from nnqft_ppl import register_model
 from nnqft_ppl.nets import cos_neurons, linear_readout
-from nnqft_ppl.theory import FiniteWidthTheory, cos_neuron_moment, gaussian_moment
+from nnqft_ppl.theory import FiniteWidthTheory, cos_neuron_moment
 
 
 def theory(width=100, d=1, sigma_a=1.0, sigma_b=1.0):
     """G2 = sigma_a^2/2 exp(-sigma_b^2 |x-y|^2 / 2d) at every width; G4c = sigma_a^4/(8N) (3A - 2B)."""
-    return FiniteWidthTheory(
-        width=width,
-        neuron_moment=lambda xs: cos_neuron_moment(xs, sigma_b),
-        weight_moment=lambda k: gaussian_moment(k) * sigma_a**k,
-    )
+    return FiniteWidthTheory.gaussian_readout(width, lambda xs: cos_neuron_moment(xs, sigma_b), sigma_a)
 
 
 @register_model(theory=theory)

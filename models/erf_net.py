@@ -4,16 +4,13 @@ from scipy.special import erf
 
 from nnqft_ppl import register_model
 from nnqft_ppl.nets import ACTIVATIONS, affine_neurons, linear_readout
-from nnqft_ppl.theory import FiniteWidthTheory, affine_neuron_moment, gaussian_moment
+from nnqft_ppl.theory import FiniteWidthTheory, affine_neuron_moment
 
 
 def theory(width=100, d=1, sigma_w=1.0, sigma_b=1.0):
     """Exact finite-width correlators; neuron moments by Gauss-Hermite quadrature over (W0, b0)."""
-    return FiniteWidthTheory(
-        width=width,
-        neuron_moment=lambda xs: affine_neuron_moment(xs, erf, sigma_w, sigma_b),
-        weight_moment=lambda k: gaussian_moment(k) * sigma_w**k,
-        bias_variance=sigma_b**2,
+    return FiniteWidthTheory.gaussian_readout(
+        width, lambda xs: affine_neuron_moment(xs, erf, sigma_w, sigma_b), sigma_w, sigma_b
     )
 
 

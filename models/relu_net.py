@@ -2,16 +2,13 @@
 
 from nnqft_ppl import register_model
 from nnqft_ppl.nets import ACTIVATIONS, affine_neurons, linear_readout
-from nnqft_ppl.theory import FiniteWidthTheory, gaussian_moment, relu_neuron_moment
+from nnqft_ppl.theory import FiniteWidthTheory, relu_neuron_moment
 
 
 def theory(width=100, d=1, sigma_w=1.0, sigma_b=0.0):
     """Exact finite-width correlators; neuron moments by an exact inner integral and quadrature."""
-    return FiniteWidthTheory(
-        width=width,
-        neuron_moment=lambda xs: relu_neuron_moment(xs, sigma_w, sigma_b),
-        weight_moment=lambda k: gaussian_moment(k) * sigma_w**k,
-        bias_variance=sigma_b**2,
+    return FiniteWidthTheory.gaussian_readout(
+        width, lambda xs: relu_neuron_moment(xs, sigma_w, sigma_b), sigma_w, sigma_b
     )
 
 

@@ -56,8 +56,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--nets", type=int, default=100_000, help="number of networks (default 100000)")
     sample.add_argument("--orders", default="2,4", help="correlator orders, e.g. 2,4,6 (default 2,4)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble",
-                        help="brute-force ensemble, or the exact finite-width engine (i.i.d. neurons)")
+    sample.add_argument(
+        "--method",
+        choices=("ensemble", "neurons"),
+        default="ensemble",
+        help="brute-force ensemble, or the exact finite-width engine (i.i.d. neurons)",
+    )
     sample.add_argument("--checkpoint", help="checkpoint file: saved periodically, resumed if present")
     sample.add_argument("--json", help="write the run record (JSON) to this file")
     sample.add_argument("--out", help="directory for correlators.nc, result.json and g2.png")
@@ -81,9 +85,17 @@ def _run(args) -> None:
         from .spacetime import load_points, parse_points
 
         points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
-        dataset = sample(args.model, points, n_nets=args.nets, orders=_parse_orders(args.orders),
-                         seed=args.seed, params=_parse_sets(args.set), method=args.method,
-                         checkpoint=args.checkpoint, progress=False if args.quiet else None)
+        dataset = sample(
+            args.model,
+            points,
+            n_nets=args.nets,
+            orders=_parse_orders(args.orders),
+            seed=args.seed,
+            params=_parse_sets(args.set),
+            method=args.method,
+            checkpoint=args.checkpoint,
+            progress=False if args.quiet else None,
+        )
         write_outputs(dataset, args.out, args.json)
         if not args.quiet:
             print(f"{dataset.attrs['model']} {dataset.attrs['params']}  {args.method}, {args.nets:,} networks")

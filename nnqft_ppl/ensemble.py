@@ -86,12 +86,29 @@ def sample_ensemble(
 
     per_net = params.get("width", 1) * len(points) + basis.size
     batch_size = batch_size or max(NETS_PER_CHUNK, ACTIVATIONS_PER_BATCH // per_net)
-    fingerprint = {"engine": "ensemble", "model": spec.name, "params": params, "points": points.tolist(),
-                   "seed": int(seed), "n_nets": int(n_nets), "max_order": basis.max_order, "n_blocks": n_blocks}
+    fingerprint = {
+        "engine": "ensemble",
+        "model": spec.name,
+        "params": params,
+        "points": points.tolist(),
+        "seed": int(seed),
+        "n_nets": int(n_nets),
+        "max_order": basis.max_order,
+        "n_blocks": n_blocks,
+    }
     (sums,) = stream_chunks(
-        chunk_function, n_chunks=-(-n_nets // NETS_PER_CHUNK), bases=(basis,), n_blocks=n_blocks,
-        chunks_per_batch=max(1, batch_size // NETS_PER_CHUNK), n_units=n_nets, progress=progress,
-        checkpoint=checkpoint, fingerprint=fingerprint, checkpoint_every=checkpoint_every,
+        chunk_function,
+        n_chunks=-(-n_nets // NETS_PER_CHUNK),
+        bases=(basis,),
+        n_blocks=n_blocks,
+        chunks_per_batch=max(1, batch_size // NETS_PER_CHUNK),
+        n_units=n_nets,
+        progress=progress,
+        checkpoint=checkpoint,
+        fingerprint=fingerprint,
+        checkpoint_every=checkpoint_every,
     )
     attrs = {"nets": int(n_nets), "seed": int(seed), "method": "ensemble", "n_blocks": int(np.sum(sums.counts > 0))}
-    return correlator_result(lambda m: cumulants_from_moments(m, basis), (sums,), basis, orders, spec, params, points, attrs)
+    return correlator_result(
+        lambda m: cumulants_from_moments(m, basis), (sums,), basis, orders, spec, params, points, attrs
+    )

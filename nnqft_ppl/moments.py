@@ -76,10 +76,7 @@ class MonomialBasis:
     def block_index(self, order: int, blocks: tuple[tuple[int, ...], ...]) -> list[np.ndarray]:
         """Concatenated-vector index of each block's sub-monomial, for every order-``order`` tuple."""
         tuples = unique_tuples(self.n_points, order)
-        return [
-            self.offsets[len(block)] + tuple_position(self.n_points, tuples[:, list(block)])
-            for block in blocks
-        ]
+        return [self.offsets[len(block)] + tuple_position(self.n_points, tuples[:, list(block)]) for block in blocks]
 
 
 def chunk_power_sums(
@@ -133,9 +130,7 @@ class BlockedSums(NamedTuple):
         return BlockedSums(new_counts, new_sums, new_max)
 
     def merge(self, other: "BlockedSums") -> "BlockedSums":
-        return BlockedSums(
-            self.counts + other.counts, self.sums + other.sums, np.maximum(self.abs_max, other.abs_max)
-        )
+        return BlockedSums(self.counts + other.counts, self.sums + other.sums, np.maximum(self.abs_max, other.abs_max))
 
     @property
     def total(self) -> float:

@@ -61,7 +61,9 @@ def check_iid_neurons(spec: ModelSpec, points, params: dict) -> None:
     trace = check_field(spec.model, points, params, name)
     observed = [k for k, site in trace.items() if site["type"] == "sample" and site["is_observed"]]
     if observed:
-        raise ValueError(refuse + f"it has factor/observed sites {observed}, which couple the neurons; use the ensemble")
+        raise ValueError(
+            refuse + f"it has factor/observed sites {observed}, which couple the neurons; use the ensemble"
+        )
     if "h" not in trace or "a" not in trace:
         raise ValueError(refuse + "it must record neurons numpyro.deterministic('h', ...) and output weights 'a'")
     width = params.get("width")
@@ -76,19 +78,26 @@ def check_iid_neurons(spec: ModelSpec, points, params: dict) -> None:
     key = jax.random.PRNGKey(3)
     same_neurons = [trace_network(spec.model, key, points, params, fixed[i]) for i in range(2)]
     neuron_sites = [k for k in latent if k not in network_sites] + ["h"]
-    dependent = [k for k in neuron_sites
-                 if not np.allclose(same_neurons[0][k]["value"], same_neurons[1][k]["value"], rtol=1e-5, atol=1e-6)]
+    dependent = [
+        k
+        for k in neuron_sites
+        if not np.allclose(same_neurons[0][k]["value"], same_neurons[1][k]["value"], rtol=1e-5, atol=1e-6)
+    ]
     if dependent:
-        raise ValueError(refuse + f"its neuron sites {dependent} depend on network-level sites {network_sites} "
-                                  "(the neurons are not independent)")
+        raise ValueError(
+            refuse + f"its neuron sites {dependent} depend on network-level sites {network_sites} "
+            "(the neurons are not independent)"
+        )
     other_neurons = trace_network(spec.model, jax.random.PRNGKey(4), points, params, fixed[0])
     beta = [np.asarray(_neuron_split(t)[1]) for t in (same_neurons[0], other_neurons)]
     if not np.allclose(beta[0], beta[1], rtol=1e-4, atol=1e-4 * (1 + np.abs(beta[0]).max())):
         raise ValueError(refuse + "its field is not h @ a plus a neuron-independent term")
     non_gaussian = [k for k in network_sites if not isinstance(_base_distribution(latent[k]["fn"]), dist.Normal)]
     if non_gaussian:
-        raise ValueError(refuse + f"its network-level sites {non_gaussian} are not Normal (only a Gaussian "
-                                  "neuron-independent term is supported: it adds to G2 only)")
+        raise ValueError(
+            refuse + f"its network-level sites {non_gaussian} are not Normal (only a Gaussian "
+            "neuron-independent term is supported: it adds to G2 only)"
+        )
     scaled = [{k: factor * v for k, v in fixed[0].items()} for factor in (0.0, 1.0, 2.0)]
     b0, b1, b2 = (np.asarray(_neuron_split(trace_network(spec.model, key, points, params, s))[1]) for s in scaled)
     if not np.allclose(b2 - b0, 2 * (b1 - b0), rtol=1e-4, atol=1e-4 * (1 + np.abs(b1).max())):
@@ -145,14 +154,33 @@ def sample_neurons(
         weights = ((chunk < full_chunks) | ((chunk == full_chunks) & (j < remainder))).astype(beta.dtype)
         beta_sums, beta_max = chunk_power_sums(beta, weights, basis)
         n = weights.sum()
-        return (n * width, _tree_sum(sums * weights[:, None]), jnp.max(abs_max * weights[:, None], 0)), (n, beta_sums, beta_max)
+        return (n * width, _tree_sum(sums * weights[:, None]), jnp.max(abs_max * weights[:, None], 0)), (
+            n,
+            beta_sums,
+            beta_max,
+        )
 
-    fingerprint = {"engine": "neurons", "model": spec.name, "params": params, "points": points.tolist(),
-                   "seed": int(seed), "n_nets": int(n_nets), "max_order": basis.max_order, "n_blocks": n_blocks}
+    fingerprint = {
+        "engine": "neurons",
+        "model": spec.name,
+        "params": params,
+        "points": points.tolist(),
+        "seed": int(seed),
+        "n_nets": int(n_nets),
+        "max_order": basis.max_order,
+        "n_blocks": n_blocks,
+    }
     neuron_sums, beta_sums = stream_chunks(
-        chunk_function, n_chunks=-(-n_nets // NETS_PER_CHUNK), bases=(basis, basis), n_blocks=n_blocks,
-        chunks_per_batch=1, n_units=n_nets, progress=progress,
-        checkpoint=checkpoint, fingerprint=fingerprint, checkpoint_every=checkpoint_every,
+        chunk_function,
+        n_chunks=-(-n_nets // NETS_PER_CHUNK),
+        bases=(basis, basis),
+        n_blocks=n_blocks,
+        chunks_per_batch=1,
+        n_units=n_nets,
+        progress=progress,
+        checkpoint=checkpoint,
+        fingerprint=fingerprint,
+        checkpoint_every=checkpoint_every,
     )
 
     gaussian_part = np.zeros(basis.size)
@@ -162,10 +190,16 @@ def sample_neurons(
         beta_cumulants = cumulants_from_moments(beta_moments, basis) * gaussian_part
         return width * cumulants_from_moments(neuron_moments, basis) + beta_cumulants
 
-    attrs = {"nets": int(n_nets), "seed": int(seed), "method": "neurons", "neuron_samples": int(n_nets) * width,
-             "n_blocks": int(np.sum(neuron_sums.counts > 0))}
-    return correlator_result(field_cumulants, (neuron_sums, beta_sums), basis, orders, spec, params, points, attrs,
-                             check_tails=False)
+    attrs = {
+        "nets": int(n_nets),
+        "seed": int(seed),
+        "method": "neurons",
+        "neuron_samples": int(n_nets) * width,
+        "n_blocks": int(np.sum(neuron_sums.counts > 0)),
+    }
+    return correlator_result(
+        field_cumulants, (neuron_sums, beta_sums), basis, orders, spec, params, points, attrs, check_tails=False
+    )
 
 
 def _tree_sum(values):

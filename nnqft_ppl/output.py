@@ -16,8 +16,11 @@ __all__ = ["run_record", "deviation_table", "write_outputs", "plot_two_point"]
 def _nested(array):
     """Nested lists with NaN/inf written as null (strict JSON)."""
     array = np.asarray(array, dtype=np.float64)
-    return np.where(np.isfinite(array), array, None).tolist() if array.ndim else (
-        float(array) if math.isfinite(array) else None)
+    return (
+        np.where(np.isfinite(array), array, None).tolist()
+        if array.ndim
+        else (float(array) if math.isfinite(array) else None)
+    )
 
 
 def correlator_names_in(dataset) -> list[str]:
@@ -64,7 +67,9 @@ def deviation_table(dataset, max_rows: int = 4) -> str:
         has_theory = f"{name}_theory" in dataset
         theory = dataset[f"{name}_theory"].values[tuple(tuples.T)] if has_theory else np.full(len(tuples), np.nan)
         z = deviations(dataset, name)[tuple(tuples.T)] if has_theory else np.full(len(tuples), np.nan)
-        shown = np.argsort(-np.abs(np.nan_to_num(z)))[:max_rows] if has_theory else np.arange(min(max_rows, len(tuples)))
+        shown = (
+            np.argsort(-np.abs(np.nan_to_num(z)))[:max_rows] if has_theory else np.arange(min(max_rows, len(tuples)))
+        )
         for k in sorted(shown):
             label = ",".join(map(str, tuples[k]))
             lines.append(f"{name:6} {label:>14} {values[k]:12.5g} {errors[k]:10.2g} {theory[k]:12.5g} {z[k]:7.2f}")
@@ -85,8 +90,15 @@ def plot_two_point(dataset, ax=None):
     points = dataset["points"].values
     i, j = unique_tuples(len(points), 2).T
     distance = np.linalg.norm(points[i] - points[j], axis=1)
-    ax.errorbar(distance, dataset["G2"].values[i, j], dataset["G2_stderr"].values[i, j], fmt="o", ms=4,
-                capsize=2, label=f"{dataset.attrs['method']} ({dataset.attrs['nets']:,} nets)")
+    ax.errorbar(
+        distance,
+        dataset["G2"].values[i, j],
+        dataset["G2_stderr"].values[i, j],
+        fmt="o",
+        ms=4,
+        capsize=2,
+        label=f"{dataset.attrs['method']} ({dataset.attrs['nets']:,} nets)",
+    )
     if "G2_theory" in dataset:
         ax.plot(distance, dataset["G2_theory"].values[i, j], "x", color="k", label="theory")
     ax.set_xlabel(r"$|x_i - x_j|$")

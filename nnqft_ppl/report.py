@@ -96,8 +96,16 @@ def gaussian_limit(sizes: Sizes, out: Path) -> list[Claim]:
         wick = predict(get_model(model).theory(**params).infinite_width(), points, (4,))["G4"]
         index = np.unravel_index(np.argmax(np.abs(wick)), wick.shape)
         measured, stderr = _entry(dataset, "G4", index)
-        claims.append(Claim(f"gaussian-limit-{model}", f"{model} at N=1000: G4{index} equals the Wick sum G2G2+2 perms "
-                            "(the infinite-width Gaussian theory)", "PHYSICS §1.1", float(wick[index]), measured, stderr))
+        claims.append(
+            Claim(
+                f"gaussian-limit-{model}",
+                f"{model} at N=1000: G4{index} equals the Wick sum G2G2+2 perms (the infinite-width Gaussian theory)",
+                "PHYSICS §1.1",
+                float(wick[index]),
+                measured,
+                stderr,
+            )
+        )
     return claims
 
 
@@ -121,20 +129,38 @@ def one_over_n_scaling(sizes: Sizes, out: Path) -> list[Claim]:
 
     claims = []
     figure, axes = plt.subplots(1, len(SCALING_MODELS), figsize=(4 * len(SCALING_MODELS), 3.4))
-    for ax, (model, (params, points)) in zip(axes, SCALING_MODELS.items()):
+    for ax, (model, (params, points)) in zip(axes, SCALING_MODELS.items(), strict=True):
         index4, index6 = (0, 0, 1, 1), (0, 0, 1, 1, 2, 2)
         rows = []
         for width in sizes.widths:
-            dataset = sample_neurons(model, points, n_nets=sizes.neuron_nets, orders=(2, 4, 6),
-                                     params={**params, "width": width}, progress=False)
-            rows.append(_entry(dataset, "G4c", index4) + _entry(dataset, "G6c", index6)
-                        + (float(dataset["G4c_theory"].values[index4]), float(dataset["G6c_theory"].values[index6])))
+            dataset = sample_neurons(
+                model,
+                points,
+                n_nets=sizes.neuron_nets,
+                orders=(2, 4, 6),
+                params={**params, "width": width},
+                progress=False,
+            )
+            rows.append(
+                _entry(dataset, "G4c", index4)
+                + _entry(dataset, "G6c", index6)
+                + (float(dataset["G4c_theory"].values[index4]), float(dataset["G6c_theory"].values[index6]))
+            )
         rows = np.array(rows)
         widths = np.array(sizes.widths, dtype=float)
         for column, order, power in ((0, 4, -1), (2, 6, -2)):
             slope, error = _fit_power_law(widths, rows[:, column], rows[:, column + 1])
-            claims.append(Claim(f"scaling-G{order}c-{model}", f"{model}: |G{order}c| falls like N^{power}",
-                                "PHYSICS §1.1", float(power), slope, error, figure="scaling.png"))
+            claims.append(
+                Claim(
+                    f"scaling-G{order}c-{model}",
+                    f"{model}: |G{order}c| falls like N^{power}",
+                    "PHYSICS §1.1",
+                    float(power),
+                    slope,
+                    error,
+                    figure="scaling.png",
+                )
+            )
         ax.errorbar(widths, np.abs(rows[:, 0]), rows[:, 1], fmt="o", label=r"$|G^{(4)}_c|$ measured")
         ax.plot(widths, np.abs(rows[:, 4]), "k-", lw=1, label="exact finite N")
         ax.errorbar(widths, np.abs(rows[:, 2]), rows[:, 3], fmt="s", label=r"$|G^{(6)}_c|$ measured")
@@ -157,9 +183,17 @@ def engines_agree(sizes: Sizes, out: Path) -> list[Claim]:
         exact = sample_neurons(model, points, n_nets=sizes.neuron_nets, orders=(4,), params=params, progress=False)
         index = (0, 0, 1, 1)
         (b, b_err), (e, e_err) = _entry(brute, "G4c", index), _entry(exact, "G4c", index)
-        claims.append(Claim(f"engines-agree-{model}", f"{model} at N=3: ensemble G4c{index} equals the exact "
-                            "finite-width engine's (theory column: the exact engine)", "PHYSICS §1.1",
-                            e, b, float(np.hypot(b_err, e_err))))
+        claims.append(
+            Claim(
+                f"engines-agree-{model}",
+                f"{model} at N=3: ensemble G4c{index} equals the exact "
+                "finite-width engine's (theory column: the exact engine)",
+                "PHYSICS §1.1",
+                e,
+                b,
+                float(np.hypot(b_err, e_err)),
+            )
+        )
     return claims
 
 
@@ -172,24 +206,57 @@ def finite_width_symmetries(sizes: Sizes, out: Path) -> list[Claim]:
     """Cos-net is Euclidean invariant at finite N; Gauss-net only rotation invariant."""
     claims = []
     cases = [
-        ("cos_net", {"width": 2, "sigma_b": 1.5}, [[0.0, 0.0], [0.5, 0.2], [-0.3, 0.6]],
-         lambda p: p @ _rotation(0.9).T + np.array([2.0, -1.5]), "rotated and translated", "agree", "PHYSICS A.2"),
-        ("gauss_net", {"width": 2, "sigma_b": 0.3}, [[0.1, 0.0], [0.0, 0.25], [-0.2, 0.1]],
-         lambda p: p @ _rotation(2.0).T, "rotated about the origin", "agree", "PHYSICS A.5, B.2"),
-        ("gauss_net", {"width": 2, "sigma_b": 0.3}, [[0.1, 0.0], [0.0, 0.25], [-0.2, 0.1]],
-         lambda p: p + np.array([0.3, 0.3]), "translated", "differ", "PHYSICS A.5, B.2"),
+        (
+            "cos_net",
+            {"width": 2, "sigma_b": 1.5},
+            [[0.0, 0.0], [0.5, 0.2], [-0.3, 0.6]],
+            lambda p: p @ _rotation(0.9).T + np.array([2.0, -1.5]),
+            "rotated and translated",
+            "agree",
+            "PHYSICS A.2",
+        ),
+        (
+            "gauss_net",
+            {"width": 2, "sigma_b": 0.3},
+            [[0.1, 0.0], [0.0, 0.25], [-0.2, 0.1]],
+            lambda p: p @ _rotation(2.0).T,
+            "rotated about the origin",
+            "agree",
+            "PHYSICS A.5, B.2",
+        ),
+        (
+            "gauss_net",
+            {"width": 2, "sigma_b": 0.3},
+            [[0.1, 0.0], [0.0, 0.25], [-0.2, 0.1]],
+            lambda p: p + np.array([0.3, 0.3]),
+            "translated",
+            "differ",
+            "PHYSICS A.5, B.2",
+        ),
     ]
     for seed, (model, params, points, move, how, expect, source) in enumerate(cases):
         points = np.array(points)
-        first = sample_ensemble(model, points, n_nets=sizes.nets, orders=(4,), params=params, seed=2 * seed, progress=False)
-        second = sample_ensemble(model, move(points), n_nets=sizes.nets, orders=(4,), params=params,
-                                 seed=2 * seed + 1, progress=False)
+        first = sample_ensemble(
+            model, points, n_nets=sizes.nets, orders=(4,), params=params, seed=2 * seed, progress=False
+        )
+        second = sample_ensemble(
+            model, move(points), n_nets=sizes.nets, orders=(4,), params=params, seed=2 * seed + 1, progress=False
+        )
         index = (0, 0, 0, 0)
         (a, a_err), (b, b_err) = _entry(first, "G4c", index), _entry(second, "G4c", index)
         verb = "equals" if expect == "agree" else "differs from"
-        claims.append(Claim(f"symmetry-{model}-{how.split()[0]}", f"{model} at N=2: G4c{index} at the {how} points "
-                            f"{verb} G4c at the original points (theory column: original)", source,
-                            a, b, float(np.hypot(a_err, b_err)), expect=expect))
+        claims.append(
+            Claim(
+                f"symmetry-{model}-{how.split()[0]}",
+                f"{model} at N=2: G4c{index} at the {how} points "
+                f"{verb} G4c at the original points (theory column: original)",
+                source,
+                a,
+                b,
+                float(np.hypot(a_err, b_err)),
+                expect=expect,
+            )
+        )
     return claims
 
 
@@ -208,13 +275,21 @@ def reproduce(out_dir="nnqft_report", quick: bool = False) -> list[Claim]:
         print(f"{function.__name__}: done ({time.monotonic() - start:.0f} s)", flush=True)
     records = [claim.record() for claim in claims]
     (out / "report.json").write_text(json.dumps({"quick": quick, "claims": records, "warnings": notes}, indent=1))
-    lines = ["# nnqft reproduce", "", f"{sum(c.passed for c in claims)}/{len(claims)} claims pass "
-             f"({'quick' if quick else 'full'} sizes, {time.monotonic() - start:.0f} s). A claim of agreement "
-             f"passes within {PASS_SIGMA:g}σ; a broken symmetry must differ by more.", "",
-             "| id | statement | source | theory | measured | stderr | dev/σ | pass |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# nnqft reproduce",
+        "",
+        f"{sum(c.passed for c in claims)}/{len(claims)} claims pass "
+        f"({'quick' if quick else 'full'} sizes, {time.monotonic() - start:.0f} s). A claim of agreement "
+        f"passes within {PASS_SIGMA:g}σ; a broken symmetry must differ by more.",
+        "",
+        "| id | statement | source | theory | measured | stderr | dev/σ | pass |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for c in claims:
-        lines.append(f"| {c.id} | {c.statement} | {c.source} | {c.theory:.5g} | {c.measured:.5g} | {c.stderr:.2g} "
-                     f"| {c.deviation:.2f} | {'yes' if c.passed else '**no**'} |")
+        lines.append(
+            f"| {c.id} | {c.statement} | {c.source} | {c.theory:.5g} | {c.measured:.5g} | {c.stderr:.2g} "
+            f"| {c.deviation:.2f} | {'yes' if c.passed else '**no**'} |"
+        )
     lines += ["", "![1/N scaling](scaling.png)", ""] + [f"- warning: {note}" for note in notes]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[2:3] + [f"{c.id:40} {c.deviation:7.2f}σ  {'pass' if c.passed else 'FAIL'}" for c in claims]))

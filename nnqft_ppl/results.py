@@ -16,8 +16,17 @@ from .theory import predict
 __all__ = ["correlator_result"]
 
 
-def correlator_result(cumulant_statistic, accumulators, basis: MonomialBasis, orders, spec: ModelSpec,
-                      params: dict, points: np.ndarray, attrs: dict, check_tails: bool = True):
+def correlator_result(
+    cumulant_statistic,
+    accumulators,
+    basis: MonomialBasis,
+    orders,
+    spec: ModelSpec,
+    params: dict,
+    points: np.ndarray,
+    attrs: dict,
+    check_tails: bool = True,
+):
     """Jackknife the cumulants, add full moments, theory and run metadata.
 
     ``cumulant_statistic(*moments)`` maps the accumulators' moments to field

@@ -74,8 +74,14 @@ def stream_chunks(
             next_chunk, accumulators = restored
     batch = _batch_function(chunk_function, devices)
     last_save = time.monotonic()
-    bar = tqdm(total=n_units, initial=min(n_units, next_chunk * NETS_PER_CHUNK), unit=unit,
-               unit_scale=True, disable=(None if progress is None else not progress), leave=False)
+    bar = tqdm(
+        total=n_units,
+        initial=min(n_units, next_chunk * NETS_PER_CHUNK),
+        unit=unit,
+        unit_scale=True,
+        disable=(None if progress is None else not progress),
+        leave=False,
+    )
 
     def consume(chunks, outputs):
         nonlocal accumulators, last_save
@@ -84,7 +90,7 @@ def stream_chunks(
         outputs = jax.device_get(outputs)
         accumulators = tuple(
             sums.add_chunks(block_ids, *(np.asarray(part)[valid] for part in output))
-            for sums, output in zip(accumulators, outputs)
+            for sums, output in zip(accumulators, outputs, strict=True)
         )
         done = int(chunks[valid][-1]) + 1
         bar.update(min(n_units, done * NETS_PER_CHUNK) - bar.n)

@@ -20,8 +20,28 @@ def test_models_lists_every_registered_model(capsys):
 
 def test_sample_round_trip_json_and_outputs(tmp_path, capsys):
     record_path, out = tmp_path / "run.json", tmp_path / "out"
-    status = main(["sample", "cos_net", "--points", "0,0;1,0;0,0.5", "--set", "width=5", "--set", "sigma_b=0.8",
-                   "--nets", "3000", "--orders", "2,4", "--seed", "4", "--json", str(record_path), "--out", str(out)])
+    status = main(
+        [
+            "sample",
+            "cos_net",
+            "--points",
+            "0,0;1,0;0,0.5",
+            "--set",
+            "width=5",
+            "--set",
+            "sigma_b=0.8",
+            "--nets",
+            "3000",
+            "--orders",
+            "2,4",
+            "--seed",
+            "4",
+            "--json",
+            str(record_path),
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     record = json.loads(record_path.read_text())
     assert record["model"] == "cos_net" and record["method"] == "ensemble" and record["seed"] == 4
@@ -47,8 +67,24 @@ def test_theory_is_null_for_a_model_without_theory(tmp_path):
         "    linear_readout(cos_neurons(x, width, 0.5), 2.0)\n"
     )
     record_path = tmp_path / "run.json"
-    assert main(["sample", f"{model_file}:my_net", "--points", "0;1", "--nets", "600", "--method", "neurons",
-                 "--json", str(record_path), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                f"{model_file}:my_net",
+                "--points",
+                "0;1",
+                "--nets",
+                "600",
+                "--method",
+                "neurons",
+                "--json",
+                str(record_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     record = json.loads(record_path.read_text())
     assert record["model"] == "my_net" and record["theory"] == {"G2": None, "G4": None, "G4c": None}
 
@@ -80,8 +116,9 @@ def test_bad_input_is_one_line_with_status_2(arguments, message, capsys):
 
 
 def test_console_script_exit_status_without_traceback():
-    result = subprocess.run([sys.executable, "-m", "nnqft_ppl.cli", "sample", "cos_net", "--points", "0;;1"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "nnqft_ppl.cli", "sample", "cos_net", "--points", "0;;1"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and result.stderr.startswith("nnqft: error: malformed points")
     assert "Traceback" not in result.stderr
 
@@ -91,8 +128,22 @@ def test_points_file(tmp_path):
     (tmp_path / "points.txt").write_text("0.0\n0.5\n")
     for name in ("points.npy", "points.txt"):
         out = tmp_path / f"{name}.json"
-        assert main(["sample", "cos_net", "--points-file", str(tmp_path / name), "--nets", "300",
-                     "--json", str(out), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "sample",
+                    "cos_net",
+                    "--points-file",
+                    str(tmp_path / name),
+                    "--nets",
+                    "300",
+                    "--json",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         assert json.loads(out.read_text())["points"] == [[0.0], [0.5]]
 
 

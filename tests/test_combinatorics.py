@@ -204,12 +204,7 @@ def test_monomial_basis_layout(n_points, max_order):
 
 def connected_four_point(G2: np.ndarray, G4: np.ndarray) -> np.ndarray:
     """G4c = G4 - [GG]_{1234}, [GG] = G12 G34 + G13 G24 + G14 G23 (PHYSICS.md §0.1)."""
-    return (
-        G4
-        - np.einsum("ij,kl->ijkl", G2, G2)
-        - np.einsum("ik,jl->ijkl", G2, G2)
-        - np.einsum("il,jk->ijkl", G2, G2)
-    )
+    return G4 - np.einsum("ij,kl->ijkl", G2, G2) - np.einsum("ik,jl->ijkl", G2, G2) - np.einsum("il,jk->ijkl", G2, G2)
 
 
 def connected_six_point_symmetric(G2: np.ndarray, G4: np.ndarray, G6: np.ndarray) -> np.ndarray:
@@ -267,10 +262,16 @@ def test_cumulants_match_physics_1_3_for_symmetric_sample():
     # the sample is far from Gaussian, so the check is not 0 == 0
     assert np.max(np.abs(G6c)) > 0.1 * np.max(np.abs(moments[6]))
     np.testing.assert_allclose(
-        cumulants[basis.order_slice(4)], at_sorted_tuples(G4c, n_points, 4), rtol=0, atol=1e-10 * np.abs(moments[4]).max()
+        cumulants[basis.order_slice(4)],
+        at_sorted_tuples(G4c, n_points, 4),
+        rtol=0,
+        atol=1e-10 * np.abs(moments[4]).max(),
     )
     np.testing.assert_allclose(
-        cumulants[basis.order_slice(6)], at_sorted_tuples(G6c, n_points, 6), rtol=0, atol=1e-10 * np.abs(moments[6]).max()
+        cumulants[basis.order_slice(6)],
+        at_sorted_tuples(G6c, n_points, 6),
+        rtol=0,
+        atol=1e-10 * np.abs(moments[6]).max(),
     )
     np.testing.assert_allclose(cumulants[basis.order_slice(2)], at_sorted_tuples(moments[2], n_points, 2), rtol=1e-12)
     for odd in (1, 3, 5):
@@ -333,7 +334,9 @@ def test_moments_from_cumulants_inverts_cumulants_from_moments(n_points):
     sample = correlated_non_gaussian_sample(2000, n_points, seed=14) + np.linspace(0.5, -1.0, n_points)
     moments = to_basis_vector(full_moment_tensors(sample, 6), n_points, 6)
     assert np.all(np.abs(moments[basis.order_slice(1)]) > 0.2)
-    np.testing.assert_allclose(moments_from_cumulants(cumulants_from_moments(moments, basis), basis), moments, rtol=1e-10)
+    np.testing.assert_allclose(
+        moments_from_cumulants(cumulants_from_moments(moments, basis), basis), moments, rtol=1e-10
+    )
 
     rng = np.random.default_rng(15)
     cumulants = rng.normal(size=(3, basis.size))  # leading axes are carried through
@@ -392,9 +395,7 @@ def test_chunk_power_sums_match_numpy(n_samples, n_points, max_order):
     # float32: each product and the pairwise tree add a few ulps of the sum of |terms|
     np.testing.assert_allclose(np.asarray(sums, dtype=np.float64), expected, rtol=0, atol=1e-5 * magnitude.max())
     assert np.all(np.abs(np.asarray(sums, dtype=np.float64) - expected) <= 1e-5 * magnitude)
-    np.testing.assert_allclose(
-        np.asarray(abs_max), np.max(np.abs(samples) * weights[:, None], axis=0), rtol=1e-6
-    )
+    np.testing.assert_allclose(np.asarray(abs_max), np.max(np.abs(samples) * weights[:, None], axis=0), rtol=1e-6)
 
 
 @pytest.mark.parametrize("n_samples", [3, 100, 96])
@@ -454,9 +455,7 @@ def test_jackknife_of_the_mean_is_the_block_standard_error(n_used_blocks, n_bloc
     estimate, stderr = jackknife(lambda moments: moments[..., basis.order_slice(1)], accumulator)
     block_means = samples.mean(axis=1)  # (K, n_points)
     np.testing.assert_allclose(estimate, samples.reshape(-1, 2).mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(
-        stderr, block_means.std(axis=0, ddof=1) / math.sqrt(n_used_blocks), rtol=1e-10
-    )
+    np.testing.assert_allclose(stderr, block_means.std(axis=0, ddof=1) / math.sqrt(n_used_blocks), rtol=1e-10)
 
 
 @pytest.mark.parametrize("n_blocks", [1, 4])

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
@@ -40,8 +39,7 @@ json.dump({{"devices": jax.local_device_count(), **nn.run_record(dataset)["corre
 
 
 def _run_in_subprocess(tmp_path, method, devices):
-    environment = dict(os.environ, JAX_PLATFORMS="cpu",
-                       XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    environment = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     out = tmp_path / f"{method}-{devices}.json"
     script = SCRIPT.format(points=POINTS, run=RUN)
     subprocess.run([sys.executable, "-c", script, method, str(out)], check=True, env=environment, timeout=600)
@@ -67,8 +65,10 @@ nn.sample_ensemble("cos_net", {points}, n_nets=1_500_000, orders=(2, 4), params=
 
 def test_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path):
     checkpoint = tmp_path / "run.ckpt.npz"
-    process = subprocess.Popen([sys.executable, "-c", RESUMABLE.format(points=POINTS), str(checkpoint)],
-                               env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    process = subprocess.Popen(
+        [sys.executable, "-c", RESUMABLE.format(points=POINTS), str(checkpoint)],
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)

@@ -60,7 +60,9 @@ def test_points_parsing():
 
 
 def test_user_model_registration_gets_every_feature():
-    @nn.register_model(name="test_user_cos_net", theory=lambda width=4, d=1: nn.get_model("cos_net").theory(width=width, d=d))
+    @nn.register_model(
+        name="test_user_cos_net", theory=lambda width=4, d=1: nn.get_model("cos_net").theory(width=width, d=d)
+    )
     def user_net(x, width=4, d=1):
         """A user's net."""
         nn.nets.linear_readout(nn.nets.cos_neurons(x, width, 1.0), 1.0)

@@ -11,8 +11,12 @@ def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
     written = json.loads((tmp_path / "report.json").read_text())
     claims = written["claims"]
-    assert {"gaussian-limit-cos_net", "scaling-G4c-relu_net", "engines-agree-erf_net",
-            "symmetry-gauss_net-translated"} <= {c["id"] for c in claims}
+    assert {
+        "gaussian-limit-cos_net",
+        "scaling-G4c-relu_net",
+        "engines-agree-erf_net",
+        "symmetry-gauss_net-translated",
+    } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}
         assert claim["pass"], claim

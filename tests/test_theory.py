@@ -67,9 +67,7 @@ KERNEL_TOLERANCE = {"erf": 1e-5, "relu": 2e-4}
 
 @pytest.mark.parametrize("d", [1, 2, 3])
 @pytest.mark.parametrize("sigma_w, sigma_b", [(1.0, 1.0), (1.0, 0.0), (1.3, 0.5)])
-@pytest.mark.parametrize(
-    "name, model, closed_form", [("erf", erf_net, erf_kernel), ("relu", relu_net, relu_kernel)]
-)
+@pytest.mark.parametrize("name, model, closed_form", [("erf", erf_net, erf_kernel), ("relu", relu_net, relu_kernel)])
 def test_infinite_width_kernel_matches_closed_form(name, model, closed_form, d, sigma_w, sigma_b):
     """theory(...).infinite_width() kernel = PHYSICS.md B.1 closed form, output bias sigma_b^2 included."""
     points = KERNEL_POINTS[d]
@@ -103,7 +101,9 @@ def test_relu_quadrature_meets_documented_accuracy(d, sigma_b):
 
 
 def test_erf_kernel_diagonal_at_origin_matches_independent_integral():
-    """K(0, 0) = sigma_b^2 + sigma_w^2 E[erf(b)^2], b ~ N(0, sigma_b^2); E[erf(b)^2] = (2/pi) arcsin(2/3) at sigma_b = 1."""
+    """K(0, 0) = sigma_b^2 + sigma_w^2 E[erf(b)^2], b ~ N(0, sigma_b^2).
+
+    At sigma_b = 1, E[erf(b)^2] = (2/pi) arcsin(2/3)."""
     moment, _ = integrate.quad(lambda b: special.erf(b) ** 2 * stats.norm.pdf(b), -np.inf, np.inf, epsabs=1e-14)
     np.testing.assert_allclose(moment, 2 / np.pi * np.arcsin(2 / 3), rtol=1e-10)
     np.testing.assert_allclose(erf_kernel(np.zeros((1, 1)), 1.0, 1.0)[0, 0], 1.0 + moment, rtol=1e-12)
@@ -169,7 +169,9 @@ def test_cos_neuron_moment_matches_numerical_integration(k):
             density = math.exp(-0.5 * (b / sigma_b) ** 2) / (sigma_b * math.sqrt(2 * math.pi)) / (2 * math.pi)
             return density * math.prod(math.cos(b * x + c) for x in xs)
 
-        reference, _ = integrate.dblquad(integrand, -8 * sigma_b, 8 * sigma_b, -math.pi, math.pi, epsabs=1e-12, epsrel=1e-10)
+        reference, _ = integrate.dblquad(
+            integrand, -8 * sigma_b, 8 * sigma_b, -math.pi, math.pi, epsabs=1e-12, epsrel=1e-10
+        )
         predicted = cos_neuron_moment(xs.reshape(1, k, 1), sigma_b)[0]
         np.testing.assert_allclose(predicted, reference, rtol=1e-8, atol=1e-11)
 

@@ -6,7 +6,7 @@ over :class:`~nnqft_ppl.moments.MonomialBasis` (NaN where unknown).  Full
 correlators follow from cumulants by summing over set partitions.
 """
 
-from .finite_width import FiniteWidthTheory, FieldTheory, GaussianTheory, predict
+from .finite_width import FieldTheory, FiniteWidthTheory, GaussianTheory, predict
 from .kernels import erf_kernel, gauss_kernel, relu_kernel
 from .neurons import (
     affine_neuron_moment,

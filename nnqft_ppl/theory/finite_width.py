@@ -20,6 +20,7 @@ import numpy as np
 from ..combinatorics import unique_tuples
 from ..correlators import named_tensors
 from ..moments import MonomialBasis, cumulants_from_moments, moments_from_cumulants
+from .neurons import gaussian_moment
 
 __all__ = ["FieldTheory", "GaussianTheory", "FiniteWidthTheory", "predict"]
 
@@ -75,6 +76,11 @@ class FiniteWidthTheory:
         out = self.width * cumulants_from_moments(moments, basis)
         out[basis.order_slice(2)] += self.bias_variance
         return out
+
+    @classmethod
+    def gaussian_readout(cls, width: int, neuron_moment, sigma_a: float, sigma_bias: float = 0.0):
+        """The theory of :func:`nnqft_ppl.nets.linear_readout`: a_i ~ N(0, sigma_a^2/N), bias ~ N(0, sigma_bias^2)."""
+        return cls(width, neuron_moment, lambda k: gaussian_moment(k) * sigma_a**k, sigma_bias**2)
 
     def infinite_width(self) -> GaussianTheory:
         """The N -> infinity (NNGP) limit: Gaussian with G = mu_2 E[h h] + var(bias)."""

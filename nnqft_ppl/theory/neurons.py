@@ -107,7 +107,7 @@ def _half_line_grid(nodes: int = 100, reach: float = 12.0):
     x, w = np.polynomial.legendre.leggauss(nodes)
     half = (x + 1) * reach / 2
     nodes_all = np.concatenate([-half, half])
-    weights = np.concatenate([w, w]) * reach / 2 * np.exp(-nodes_all**2 / 2) / math.sqrt(2 * math.pi)
+    weights = np.concatenate([w, w]) * reach / 2 * np.exp(-(nodes_all**2) / 2) / math.sqrt(2 * math.pi)
     return nodes_all[:, None], weights
 
 
@@ -175,7 +175,9 @@ def _relu_product_integral(alpha, beta):
 
     def density_times_power(t, n):  # t^n phi(t), zero at infinite t
         with np.errstate(invalid="ignore", over="ignore"):
-            value = np.where(np.isfinite(t), np.abs(t) ** n * np.sign(t) ** n * np.exp(-np.minimum(t * t, 1e300) / 2), 0.0)
+            value = np.where(
+                np.isfinite(t), np.abs(t) ** n * np.sign(t) ** n * np.exp(-np.minimum(t * t, 1e300) / 2), 0.0
+            )
         return value / math.sqrt(2 * math.pi)
 
     moments = [ndtr(upper) - ndtr(lower), density_times_power(lower, 0) - density_times_power(upper, 0)]

@@ -33,7 +33,7 @@ from .moments import MonomialBasis, chunk_power_sums, cumulants_from_moments
 from .registry import ModelSpec
 from .results import correlator_result
 from .streaming import stream_chunks
-from .tracing import NETS_PER_CHUNK, check_field, network_keys, trace_network
+from .tracing import NETS_PER_CHUNK, as_input, check_field, network_keys, trace_network
 
 __all__ = ["sample_neurons", "check_iid_neurons"]
 
@@ -136,9 +136,9 @@ def sample_neurons(
     check_iid_neurons(spec, points, params)
     width = params["width"]
     basis = MonomialBasis(len(points), max(orders))
-    x = jnp.asarray(points, dtype=jnp.float32)
+    x = as_input(points)
     padded = 1 << (width - 1).bit_length()
-    neuron_weights = (np.arange(padded) < width).astype(np.float32)
+    neuron_weights = np.arange(padded) < width
     full_chunks, remainder = divmod(n_nets, NETS_PER_CHUNK)
 
     def network_sums(key):

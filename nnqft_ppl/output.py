@@ -80,12 +80,9 @@ def deviation_table(dataset, max_rows: int = 4) -> str:
 
 def plot_two_point(dataset, ax=None):
     """G2(x_i, x_j) against |x_i - x_j| with error bars, theory beside it."""
-    import matplotlib
-
-    matplotlib.use("Agg") if ax is None else None
-    import matplotlib.pyplot as plt
-
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(5, 3.5))
     points = dataset["points"].values
     i, j = unique_tuples(len(points), 2).T
@@ -115,13 +112,12 @@ def write_outputs(dataset, out_dir=None, json_path=None) -> None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(record, indent=1))
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         dataset.to_netcdf(out / "correlators.nc", engine="h5netcdf")
         (out / "result.json").write_text(json.dumps(record, indent=1))
-        ax = plot_two_point(dataset)
-        ax.figure.tight_layout()
-        ax.figure.savefig(out / "g2.png", dpi=120)
-        plt.close(ax.figure)
+        figure = Figure(figsize=(5, 3.5), layout="tight")
+        plot_two_point(dataset, figure.subplots())
+        figure.savefig(out / "g2.png", dpi=120)

@@ -122,13 +122,11 @@ def _fit_power_law(widths, values, errors):
 @check
 def one_over_n_scaling(sizes: Sizes, out: Path) -> list[Claim]:
     """G4c ∝ 1/N and G6c ∝ 1/N^2 for every model, from the exact finite-width engine."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     claims = []
-    figure, axes = plt.subplots(1, len(SCALING_MODELS), figsize=(4 * len(SCALING_MODELS), 3.4))
+    figure = Figure(figsize=(4 * len(SCALING_MODELS), 3.4), layout="tight")
+    axes = figure.subplots(1, len(SCALING_MODELS))
     for ax, (model, (params, points)) in zip(axes, SCALING_MODELS.items(), strict=True):
         index4, index6 = (0, 0, 1, 1), (0, 0, 1, 1, 2, 2)
         rows = []
@@ -167,9 +165,7 @@ def one_over_n_scaling(sizes: Sizes, out: Path) -> list[Claim]:
         ax.plot(widths, np.abs(rows[:, 5]), "k--", lw=1)
         ax.set(xscale="log", yscale="log", xlabel="width N", title=model)
     axes[0].legend(fontsize=7)
-    figure.tight_layout()
     figure.savefig(out / "scaling.png", dpi=110)
-    plt.close(figure)
     return claims
 
 

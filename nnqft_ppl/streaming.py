@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .moments import BlockedSums, MonomialBasis
@@ -64,6 +64,7 @@ def stream_chunks(
     same ``fingerprint`` resumes from the file.
     """
     devices = jax.local_devices()
+    chunks_per_batch = min(chunks_per_batch, n_chunks)
     chunks_per_batch = max(len(devices), -(-chunks_per_batch // len(devices)) * len(devices))
     n_blocks = max(1, min(n_blocks, n_chunks))
     accumulators = tuple(BlockedSums.zeros(n_blocks, basis) for basis in bases)

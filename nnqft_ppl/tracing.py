@@ -14,13 +14,18 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro import handlers
 
-__all__ = ["NETS_PER_CHUNK", "network_keys", "trace_network", "field_function", "check_field"]
+__all__ = ["NETS_PER_CHUNK", "as_input", "network_keys", "trace_network", "field_function", "check_field"]
 
 NETS_PER_CHUNK = 256
 """Networks per chunk: the unit of work, of key derivation and of exact summation.
 
 A power of two (the pairwise chunk sum needs it); fixed, because it enters the key
 of every network."""
+
+
+def as_input(points) -> jax.Array:
+    """Points as the model's input ``x``: JAX's default float (float32, or float64 with x64 on)."""
+    return jnp.asarray(points, dtype=jnp.result_type(float))
 
 
 def network_keys(seed: int, chunk: jax.Array) -> jax.Array:
@@ -37,7 +42,7 @@ def trace_network(model: Callable, key, points, params: Mapping[str, Any], subst
 
 def field_function(model: Callable, points, params: Mapping[str, Any]) -> Callable:
     """``key -> phi`` at the points (shape ``(n_points,)``), traceable and vmappable."""
-    x = jnp.asarray(points, dtype=jnp.float32)
+    x = as_input(points)
 
     def field(key):
         return trace_network(model, key, x, params)["phi"]["value"]
@@ -51,7 +56,7 @@ def check_field(model: Callable, points, params: Mapping[str, Any], name: str = 
     Returns the trace.  Raises ``ValueError`` naming the problem: no ``phi`` site,
     wrong shape, or non-finite values.
     """
-    x = jnp.asarray(points, dtype=jnp.float32)
+    x = as_input(points)
     try:
         trace = trace_network(model, jax.random.PRNGKey(0), x, params)
     except (ValueError, TypeError):

@@ -158,8 +158,13 @@ class Figure:
         return self.value / self.baseline
 
     def record(self) -> dict:
-        return {"name": self.name, "value": self.value, "baseline": self.baseline, "ratio": self.ratio,
-                "unit": self.unit}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "unit": self.unit,
+        }
 
 
 def run_ensemble(case: Case, n_nets: int, clock: CompileClock, batch_size: int | None = None):
@@ -167,8 +172,15 @@ def run_ensemble(case: Case, n_nets: int, clock: CompileClock, batch_size: int |
     compiled_before, start = clock.seconds, time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dataset = nnqft_ppl.sample_ensemble(case.model, case.points, n_nets=n_nets, orders=ORDERS,
-                                            params=case.params, batch_size=batch_size, progress=False)
+        dataset = nnqft_ppl.sample_ensemble(
+            case.model,
+            case.points,
+            n_nets=n_nets,
+            orders=ORDERS,
+            params=case.params,
+            batch_size=batch_size,
+            progress=False,
+        )
     return time.perf_counter() - start, clock.seconds - compiled_before, dataset
 
 
@@ -210,8 +222,7 @@ def largest_relative_error(dataset, name="G4c"):
 
 def child(command: list[str], timeout: float) -> dict:
     """Run this script as a fresh subprocess and parse the JSON line it prints last."""
-    result = subprocess.run([sys.executable, __file__, *command], capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run([sys.executable, __file__, *command], capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"child {command} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -220,8 +231,9 @@ def child(command: list[str], timeout: float) -> dict:
 # --- the figures ---------------------------------------------------------------------------------
 
 
-def ensemble_figures(case: Case, n_small: int, n_large: int, rounds: int, clock: CompileClock,
-                     library_batch: int | None = None):
+def ensemble_figures(
+    case: Case, n_small: int, n_large: int, rounds: int, clock: CompileClock, library_batch: int | None = None
+):
     """Figures 1-3 for one model; also returns the large run's dataset and throughput.
 
     ``library_batch`` is passed to ``sample_ensemble`` as ``batch_size`` (None: its default).
@@ -242,16 +254,36 @@ def ensemble_figures(case: Case, n_small: int, n_large: int, rounds: int, clock:
     width = case.params["width"]
     fixed_cost = min(small) - n_small / throughput + min(compile_seconds)
     figures = [
-        Figure(f"{case.model} networks/s (vs roofline)", throughput, roofline_throughput, "networks/s",
-               f"{n_large:,} vs {n_small:,} networks, best of {rounds}; batch {library_batch or 'default'}, "
-               f"roofline batch {batch_size}; per-round ratios {', '.join(f'{r:.2f}' for r in per_round)}",
-               target="ratio >= 0.7"),
-        Figure(f"{case.model} neuron evaluations/s (vs roofline)", throughput * width,
-               roofline_throughput * width, "neurons/s", "networks/s x width"),
-        Figure(f"{case.model} compile per call (vs roofline compile)", min(compile_seconds), roofline_compile,
-               "s", "trace + lower + compile of every sample_ensemble call"),
-        Figure(f"{case.model} fixed cost per call (vs roofline compile)", fixed_cost, roofline_compile, "s",
-               "compile + check + jackknife + theory: t_small - n_small / throughput"),
+        Figure(
+            f"{case.model} networks/s (vs roofline)",
+            throughput,
+            roofline_throughput,
+            "networks/s",
+            f"{n_large:,} vs {n_small:,} networks, best of {rounds}; batch {library_batch or 'default'}, "
+            f"roofline batch {batch_size}; per-round ratios {', '.join(f'{r:.2f}' for r in per_round)}",
+            target="ratio >= 0.7",
+        ),
+        Figure(
+            f"{case.model} neuron evaluations/s (vs roofline)",
+            throughput * width,
+            roofline_throughput * width,
+            "neurons/s",
+            "networks/s x width",
+        ),
+        Figure(
+            f"{case.model} compile per call (vs roofline compile)",
+            min(compile_seconds),
+            roofline_compile,
+            "s",
+            "trace + lower + compile of every sample_ensemble call",
+        ),
+        Figure(
+            f"{case.model} fixed cost per call (vs roofline compile)",
+            fixed_cost,
+            roofline_compile,
+            "s",
+            "compile + check + jackknife + theory: t_small - n_small / throughput",
+        ),
     ]
     return figures, dataset, throughput
 
@@ -264,14 +296,25 @@ def memory_figures(sizes: tuple[int, int], timeout: float, small_repeats: int = 
     """
     small = sorted(child(["--child", "memory", str(sizes[0])], timeout)["max_rss_mib"] for _ in range(small_repeats))
     large = child(["--child", "memory", str(sizes[1])], timeout)
-    note = (f"cos_net width 10, {sizes[1]:.0e} networks ({large['seconds']:.0f} s) vs {sizes[0]:.0e} "
-            f"(median of {small_repeats}: {', '.join(f'{mib:.0f}' for mib in small)} MiB)")
-    return [Figure("peak RSS, large vs small ensemble", large["max_rss_mib"], small[len(small) // 2], "MiB", note,
-                   target="ratio < 1.10")]
+    note = (
+        f"cos_net width 10, {sizes[1]:.0e} networks ({large['seconds']:.0f} s) vs {sizes[0]:.0e} "
+        f"(median of {small_repeats}: {', '.join(f'{mib:.0f}' for mib in small)} MiB)"
+    )
+    return [
+        Figure(
+            "peak RSS, large vs small ensemble",
+            large["max_rss_mib"],
+            small[len(small) // 2],
+            "MiB",
+            note,
+            target="ratio < 1.10",
+        )
+    ]
 
 
-def neuron_figures(ensemble_dataset, ensemble_throughput: float, n_ensemble: int, start: int, repeats: int,
-                   timeout: float):
+def neuron_figures(
+    ensemble_dataset, ensemble_throughput: float, n_ensemble: int, start: int, repeats: int, timeout: float
+):
     """Figure 5: time to 5% on the largest |G4c| with the exact engine, vs the ensemble's estimated time.
 
     ``n_nets`` doubles from ``start`` until the error is finite and <= 5%; that
@@ -284,16 +327,27 @@ def neuron_figures(ensemble_dataset, ensemble_throughput: float, n_ensemble: int
         if math.isfinite(run["relative_error"]) and run["relative_error"] <= TARGET_RELATIVE_ERROR:
             break
         n_nets *= 2
-    seconds = min([run["seconds"]] + [child(["--child", "neurons", str(n_nets)], timeout)["seconds"]
-                                      for _ in range(repeats - 1)])
+    seconds = min(
+        [run["seconds"]] + [child(["--child", "neurons", str(n_nets)], timeout)["seconds"] for _ in range(repeats - 1)]
+    )
     errors = np.asarray(ensemble_dataset["G4c_stderr"].values).ravel()
     ensemble_error = errors[run["index"]] / abs(run["value"])
     ensemble_nets = n_ensemble * (ensemble_error / TARGET_RELATIVE_ERROR) ** 2
     ensemble_seconds = ensemble_nets / ensemble_throughput
-    note = (f"n_nets={n_nets} (doubling, rel. error {'; '.join(searched)}); ensemble would need "
-            f"{ensemble_nets:.2g} networks")
-    return [Figure("cos_net exact engine: seconds to 5% on G4c (vs ensemble)", seconds, ensemble_seconds,
-                   "s", note, target="value < 5 s")]
+    note = (
+        f"n_nets={n_nets} (doubling, rel. error {'; '.join(searched)}); ensemble would need "
+        f"{ensemble_nets:.2g} networks"
+    )
+    return [
+        Figure(
+            "cos_net exact engine: seconds to 5% on G4c (vs ensemble)",
+            seconds,
+            ensemble_seconds,
+            "s",
+            note,
+            target="value < 5 s",
+        )
+    ]
 
 
 # --- children (fresh processes) ------------------------------------------------------------------
@@ -320,15 +374,15 @@ def child_memory(n_nets: int) -> dict:
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        nnqft_ppl.sample_ensemble("cos_net", POINTS, n_nets=n_nets, orders=ORDERS, params={"width": 10},
-                                  progress=False)
+        nnqft_ppl.sample_ensemble("cos_net", POINTS, n_nets=n_nets, orders=ORDERS, params={"width": 10}, progress=False)
     return {"max_rss_mib": peak_rss_mib(), "seconds": time.perf_counter() - start}
 
 
 def child_neurons(n_nets: int) -> dict:
     start = time.perf_counter()
-    dataset = nnqft_ppl.sample_neurons("cos_net", POINTS, n_nets=n_nets, orders=(2, 4),
-                                       params={"width": WIDTH}, progress=False)
+    dataset = nnqft_ppl.sample_neurons(
+        "cos_net", POINTS, n_nets=n_nets, orders=(2, 4), params={"width": WIDTH}, progress=False
+    )
     seconds = time.perf_counter() - start
     index, value, relative_error = largest_relative_error(dataset)
     return {"seconds": seconds, "relative_error": relative_error, "index": index, "value": value}
@@ -340,8 +394,10 @@ def child_neurons(n_nets: int) -> dict:
 def print_table(figures: list[Figure]) -> None:
     print(f"\n{'figure':58s} {'value':>11s} {'baseline':>11s} {'ratio':>9s}  {'unit':11s} target")
     for figure in figures:
-        print(f"{figure.name:58s} {figure.value:11.4g} {figure.baseline:11.4g} {figure.ratio:9.3g}  "
-              f"{figure.unit:11s} {figure.target}")
+        print(
+            f"{figure.name:58s} {figure.value:11.4g} {figure.baseline:11.4g} {figure.ratio:9.3g}  "
+            f"{figure.unit:11s} {figure.target}"
+        )
         if figure.note:
             print(f"    {figure.note}")
 
@@ -380,8 +436,9 @@ def main(argv=None) -> None:
     print(f"figure 4: peak memory at {memory_sizes[0]:.0e} and {memory_sizes[1]:.0e} networks ...", flush=True)
     figures += memory_figures(memory_sizes, timeout=1800)
     print("figure 5: exact finite-width engine ...", flush=True)
-    figures += neuron_figures(cos_dataset, cos_throughput, n_large, start=64, repeats=1 if args.quick else 3,
-                              timeout=600)
+    figures += neuron_figures(
+        cos_dataset, cos_throughput, n_large, start=64, repeats=1 if args.quick else 3, timeout=600
+    )
 
     finish(figures, args.json)
 

@@ -16,7 +16,23 @@ import numpy as np
 
 from .moments import BlockedSums
 
-__all__ = ["save_checkpoint", "load_checkpoint"]
+__all__ = ["run_fingerprint", "save_checkpoint", "load_checkpoint"]
+
+
+def run_fingerprint(
+    engine: str, model_name: str, params: dict, points, seed: int, n_nets: int, max_order: int, n_blocks: int
+) -> dict:
+    """Everything that determines a run's numbers; a checkpoint resumes only a run with the same fingerprint."""
+    return {
+        "engine": engine,
+        "model": model_name,
+        "params": params,
+        "points": np.asarray(points).tolist(),
+        "seed": int(seed),
+        "n_nets": int(n_nets),
+        "max_order": int(max_order),
+        "n_blocks": int(n_blocks),
+    }
 
 
 def save_checkpoint(path, fingerprint: dict, next_chunk: int, accumulators: tuple[BlockedSums, ...]) -> None:

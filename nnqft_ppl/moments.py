@@ -8,9 +8,9 @@ merge exactly.  They are kept per *block* of consecutive samples; leaving one
 block out gives jackknife standard errors for any smooth function of the moments,
 in particular the connected correlators (cumulants).
 
-Precision: one chunk of samples is summed on the device in the sampling dtype by
-a fixed pairwise tree (bitwise reproducible for any batch size or device count);
-chunk sums are added in float64 on the host, in chunk order.
+Precision: a group of samples is summed on the device in the sampling dtype by a
+fixed pairwise tree (bitwise reproducible for any batch size or device count);
+group sums are added in float64 on the host, in order.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from .combinatorics import moebius_coefficient, set_partitions, tuple_position, 
 __all__ = [
     "MonomialBasis",
     "BlockedSums",
-    "chunk_power_sums",
+    "power_sums",
+    "tree_sum",
     "cumulants_from_moments",
     "moments_from_cumulants",
     "jackknife",
@@ -79,31 +80,41 @@ class MonomialBasis:
         return [self.offsets[len(block)] + tuple_position(self.n_points, tuples[:, list(block)]) for block in blocks]
 
 
-def chunk_power_sums(
+def tree_sum(values: Array, axis: int = 0) -> Array:
+    """Pairwise sum over ``axis`` (a power of two long) by elementwise additions.
+
+    Its rounding is fixed by the shape alone, so results are bitwise reproducible
+    however many such sums are batched or sharded together.
+    """
+    values = jnp.moveaxis(values, axis, -1)
+    while values.shape[-1] > 1:
+        half = values.shape[-1] // 2
+        values = values[..., :half] + values[..., half:]
+    return values[..., 0]
+
+
+def power_sums(
     samples: Float[Array, "n_samples n_points"],
     weights: Float[Array, " n_samples"],
     basis: MonomialBasis,
 ) -> tuple[Float[Array, " n_monomials"], Float[Array, " n_points"]]:
-    """Weighted power sums of one chunk, and the largest ``|phi|`` at each point.
+    """Weighted power sums of a set of samples, and the largest ``|phi|`` at each point.
 
     ``sum_s w_s phi_s(x_{t_1}) ... phi_s(x_{t_k})`` for every monomial of ``basis``.
-    ``n_samples`` must be a power of two: the sum is a fixed pairwise tree of
-    elementwise additions, so its rounding does not depend on how many chunks are
-    evaluated together.  Traceable (call it inside ``jax.jit``).
+    ``n_samples`` must be a power of two (the sum is a :func:`tree_sum`).  Monomials
+    are built order by order, each from its parent and one more factor, along the
+    leading axis (gathers of whole rows).  Traceable (call it inside ``jax.jit``).
     """
     n_samples = samples.shape[0]
     if n_samples & (n_samples - 1):
-        raise ValueError(f"chunk size must be a power of two, got {n_samples}")
-    monomials = [samples]
+        raise ValueError(f"the number of samples summed at once must be a power of two, got {n_samples}")
+    rows = samples.T
+    monomials = [rows]
     for parent, last in basis.recursion:
-        monomials.append(monomials[-1][:, parent] * samples[:, last])
-    terms = jnp.concatenate(monomials, axis=1) * weights[:, None]
-    magnitude = jnp.abs(samples) * weights[:, None]
-    while terms.shape[0] > 1:
-        half = terms.shape[0] // 2
-        terms = terms[:half] + terms[half:]
-        magnitude = jnp.maximum(magnitude[:half], magnitude[half:])
-    return terms[0], magnitude[0]
+        monomials.append(monomials[-1][parent] * rows[last])
+    terms = jnp.concatenate(monomials, axis=0) * weights[None, :]
+    magnitude = jnp.max(jnp.abs(rows) * weights[None, :], axis=1)
+    return tree_sum(terms, axis=1), magnitude
 
 
 class BlockedSums(NamedTuple):
@@ -121,8 +132,8 @@ class BlockedSums(NamedTuple):
     def zeros(cls, n_blocks: int, basis: MonomialBasis) -> "BlockedSums":
         return cls(np.zeros(n_blocks), np.zeros((n_blocks, basis.size)), np.zeros(basis.n_points))
 
-    def add_chunks(self, block_ids, counts, sums, abs_max) -> "BlockedSums":
-        """Add chunk results in the order given (``np.add.at`` is sequential, so exact)."""
+    def add(self, block_ids, counts, sums, abs_max) -> "BlockedSums":
+        """Add group results to their blocks in the order given (``np.add.at`` is sequential)."""
         new_counts, new_sums = self.counts.copy(), self.sums.copy()
         np.add.at(new_counts, block_ids, np.asarray(counts, dtype=np.float64))
         np.add.at(new_sums, block_ids, np.asarray(sums, dtype=np.float64))

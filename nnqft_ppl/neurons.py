@@ -28,12 +28,13 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 
+from .checkpoint import run_fingerprint
 from .ensemble import validate_run
-from .moments import MonomialBasis, chunk_power_sums, cumulants_from_moments
+from .moments import MonomialBasis, cumulants_from_moments, power_sums, tree_sum
 from .registry import ModelSpec
 from .results import correlator_result
-from .streaming import stream_chunks
-from .tracing import NETS_PER_CHUNK, as_input, check_field, network_keys, trace_network
+from .streaming import memoised_chunk_function, run_arguments, stream_chunks
+from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP, as_input, check_field, network_keys, network_weights, trace_network
 
 __all__ = ["sample_neurons", "check_iid_neurons"]
 
@@ -59,6 +60,7 @@ def check_iid_neurons(spec: ModelSpec, points, params: dict) -> None:
     name = spec.name
     refuse = f"the exact finite-width engine does not apply to {name}: "
     trace = check_field(spec.model, points, params, name)
+    points = as_input(points)
     observed = [k for k, site in trace.items() if site["type"] == "sample" and site["is_observed"]]
     if observed:
         raise ValueError(
@@ -110,6 +112,36 @@ def _base_distribution(fn):
     return fn
 
 
+def _chunk_function(model, params_items: tuple, basis: MonomialBasis):
+    """``(chunk, x, seed, full_chunks, remainder) -> (neuron sums, network-level sums)`` per group."""
+    params = dict(params_items)
+    width = params["width"]
+    padded = 1 << (width - 1).bit_length()  # power of two for the pairwise sum
+    groups = (NETS_PER_CHUNK // NETS_PER_GROUP, NETS_PER_GROUP)
+
+    def network_sums(key, x):
+        u, beta = _neuron_split(trace_network(model, key, x, params))
+        u = jnp.pad(u, ((0, padded - width), (0, 0)))
+        sums, abs_max = power_sums(u, (jnp.arange(padded) < width).astype(u.dtype), basis)
+        return sums, abs_max, beta
+
+    def chunk_function(chunk, x, seed, full_chunks, remainder):
+        sums, abs_max, beta = jax.lax.map(
+            lambda key: network_sums(key, x), network_keys(seed, chunk), batch_size=max(1, SAMPLES_PER_GROUP // padded)
+        )
+        weights = network_weights(chunk, full_chunks, remainder, beta.dtype)
+        neuron_sums = tree_sum((sums * weights[:, None]).reshape(groups + sums.shape[1:]), axis=1)
+        neuron_max = jnp.max((abs_max * weights[:, None]).reshape(groups + abs_max.shape[1:]), axis=1)
+        weights = weights.reshape(groups)
+        beta_sums, beta_max = jax.vmap(power_sums, in_axes=(0, 0, None))(
+            beta.reshape(groups + beta.shape[1:]), weights, basis
+        )
+        counts = weights.sum(axis=1)
+        return (counts * width, neuron_sums, neuron_max), (counts, beta_sums, beta_max)
+
+    return chunk_function
+
+
 def sample_neurons(
     model,
     points,
@@ -136,47 +168,14 @@ def sample_neurons(
     check_iid_neurons(spec, points, params)
     width = params["width"]
     basis = MonomialBasis(len(points), max(orders))
-    x = as_input(points)
-    padded = 1 << (width - 1).bit_length()
-    neuron_weights = np.arange(padded) < width
-    full_chunks, remainder = divmod(n_nets, NETS_PER_CHUNK)
-
-    def network_sums(key):
-        u, beta = _neuron_split(trace_network(spec.model, key, x, params))
-        u = jnp.pad(u, ((0, padded - width), (0, 0)))
-        return chunk_power_sums(u, jnp.asarray(neuron_weights, u.dtype), basis), beta
-
-    def chunk_function(chunk):
-        (sums, abs_max), beta = jax.lax.map(
-            network_sums, network_keys(seed, chunk), batch_size=max(1, SAMPLES_PER_GROUP // padded)
-        )
-        j = np.arange(NETS_PER_CHUNK)
-        weights = ((chunk < full_chunks) | ((chunk == full_chunks) & (j < remainder))).astype(beta.dtype)
-        beta_sums, beta_max = chunk_power_sums(beta, weights, basis)
-        n = weights.sum()
-        return (n * width, _tree_sum(sums * weights[:, None]), jnp.max(abs_max * weights[:, None], 0)), (
-            n,
-            beta_sums,
-            beta_max,
-        )
-
-    fingerprint = {
-        "engine": "neurons",
-        "model": spec.name,
-        "params": params,
-        "points": points.tolist(),
-        "seed": int(seed),
-        "n_nets": int(n_nets),
-        "max_order": basis.max_order,
-        "n_blocks": n_blocks,
-    }
+    fingerprint = run_fingerprint("neurons", spec.name, params, points, seed, n_nets, basis.max_order, n_blocks)
     neuron_sums, beta_sums = stream_chunks(
-        chunk_function,
-        n_chunks=-(-n_nets // NETS_PER_CHUNK),
+        memoised_chunk_function(_chunk_function, spec.model, params, basis),
+        run_arguments(points, seed, n_nets),
+        n_nets=n_nets,
         bases=(basis, basis),
         n_blocks=n_blocks,
         chunks_per_batch=1,
-        n_units=n_nets,
         progress=progress,
         checkpoint=checkpoint,
         fingerprint=fingerprint,
@@ -200,11 +199,3 @@ def sample_neurons(
     return correlator_result(
         field_cumulants, (neuron_sums, beta_sums), basis, orders, spec, params, points, attrs, check_tails=False
     )
-
-
-def _tree_sum(values):
-    """Pairwise sum over the leading axis (a power of two): bitwise reproducible."""
-    while values.shape[0] > 1:
-        half = values.shape[0] // 2
-        values = values[:half] + values[half:]
-    return values[0]

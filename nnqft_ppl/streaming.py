@@ -2,14 +2,16 @@
 
 Work is cut into chunks of ``NETS_PER_CHUNK`` networks.  A jit-compiled batch
 function evaluates several chunks at once (vmapped, and sharded over all local
-devices) and returns per-chunk power sums; the host adds them in float64, in
-chunk order, into jackknife blocks of consecutive chunks.  One batch is always in
-flight while the previous one is being added, and the batch shape never changes,
-so the function compiles once.
+devices) and returns power sums per group of ``NETS_PER_GROUP`` networks; the host
+adds them in float64, in order, into jackknife blocks of consecutive groups.  One
+batch is always in flight while the previous one is being added.  The batch
+shape never changes within a run, and compiled batch functions are cached across
+runs of the same model, hyperparameters and point-set shape.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Callable
 
@@ -21,64 +23,90 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .moments import BlockedSums, MonomialBasis
-from .tracing import NETS_PER_CHUNK
+from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP, as_input
 
-__all__ = ["stream_chunks", "TRACE_COUNTS"]
+__all__ = ["memoised_chunk_function", "run_arguments", "stream_chunks", "TRACE_COUNTS"]
 
 TRACE_COUNTS = {"batch": 0}
 """How often a batch function was traced (compiled); a test guards against recompilation."""
 
+GROUPS_PER_CHUNK = NETS_PER_CHUNK // NETS_PER_GROUP
 
-def _batch_function(chunk_function: Callable, devices) -> Callable:
-    def batch(chunks):
+
+@functools.lru_cache(maxsize=64)
+def _compiled_batch(chunk_function: Callable, n_arguments: int) -> Callable:
+    def batch(chunks, *arguments):
         TRACE_COUNTS["batch"] += 1
-        return jax.vmap(chunk_function)(chunks)
+        return jax.vmap(chunk_function, in_axes=(0,) + (None,) * n_arguments)(chunks, *arguments)
 
-    compiled = jax.jit(batch)
-    if len(devices) == 1:
-        return lambda chunks: compiled(jnp.asarray(chunks))
-    sharding = NamedSharding(Mesh(np.array(devices), ("devices",)), PartitionSpec("devices"))
-    return lambda chunks: compiled(jax.device_put(chunks, sharding))
+    return jax.jit(batch)
+
+
+def memoised_chunk_function(builder: Callable, model: Callable, params: dict, basis: MonomialBasis) -> Callable:
+    """``builder(model, params, basis)``, memoised when the hyperparameters are hashable,
+    so that repeated runs reuse one compiled batch function."""
+    try:
+        return _memoised(builder, model, tuple(sorted(params.items())), basis)
+    except TypeError:  # unhashable hyperparameter values
+        return builder(model, tuple(sorted(params.items())), basis)
+
+
+@functools.lru_cache(maxsize=64)
+def _memoised(builder, model, params_items, basis):
+    return builder(model, params_items, basis)
+
+
+def run_arguments(points, seed: int, n_nets: int) -> tuple:
+    """The per-run arrays a chunk function receives: points, seed, and n_nets as (full chunks, remainder)."""
+    full_chunks, remainder = divmod(n_nets, NETS_PER_CHUNK)
+    return as_input(points), jnp.uint32(seed), jnp.int32(full_chunks), jnp.int32(remainder)
 
 
 def stream_chunks(
     chunk_function: Callable,
+    arguments: tuple,
     *,
-    n_chunks: int,
+    n_nets: int,
     bases: tuple[MonomialBasis, ...],
     n_blocks: int,
     chunks_per_batch: int,
-    n_units: int,
-    unit: str = "net",
     progress: bool | None = None,
     checkpoint=None,
     fingerprint: dict | None = None,
     checkpoint_every: float = 60.0,
 ) -> tuple[BlockedSums, ...]:
-    """Evaluate chunks ``0..n_chunks-1`` and return one :class:`BlockedSums` per basis.
+    """Evaluate the chunks of ``n_nets`` networks and return one :class:`BlockedSums` per basis.
 
-    ``chunk_function(chunk)`` (traceable, ``chunk`` an int32 scalar) returns a tuple
-    with one ``(count, power_sums, abs_max)`` per basis.  Chunk ``k`` goes to block
-    ``k * n_blocks // n_chunks``.  With ``checkpoint`` (a path) the accumulators are
-    saved every ``checkpoint_every`` seconds and at the end, and a run with the
-    same ``fingerprint`` resumes from the file.
+    ``chunk_function(chunk, *arguments)`` (traceable; ``chunk`` an int32 scalar)
+    returns one ``(counts, power_sums, abs_max)`` per basis, each with a leading axis
+    of ``GROUPS_PER_CHUNK`` groups.  Group ``g`` goes to block ``g * n_blocks // n_groups``.
+    With ``checkpoint`` (a path) the accumulators are saved every
+    ``checkpoint_every`` seconds and at the end, and a run with the same
+    ``fingerprint`` resumes from the file.
     """
     devices = jax.local_devices()
+    n_chunks = -(-n_nets // NETS_PER_CHUNK)
+    n_groups = -(-n_nets // NETS_PER_GROUP)
     chunks_per_batch = min(chunks_per_batch, n_chunks)
     chunks_per_batch = max(len(devices), -(-chunks_per_batch // len(devices)) * len(devices))
-    n_blocks = max(1, min(n_blocks, n_chunks))
+    n_blocks = max(1, min(n_blocks, n_groups))
     accumulators = tuple(BlockedSums.zeros(n_blocks, basis) for basis in bases)
     next_chunk = 0
     if checkpoint is not None:
         restored = load_checkpoint(checkpoint, fingerprint, len(bases))
         if restored is not None:
             next_chunk, accumulators = restored
-    batch = _batch_function(chunk_function, devices)
+    compiled = _compiled_batch(chunk_function, len(arguments))
+    if len(devices) > 1:
+        sharding = NamedSharding(Mesh(np.array(devices), ("devices",)), PartitionSpec("devices"))
+        batch = lambda chunks: compiled(jax.device_put(chunks, sharding), *arguments)  # noqa: E731
+    else:
+        batch = lambda chunks: compiled(jnp.asarray(chunks), *arguments)  # noqa: E731
     last_save = time.monotonic()
     bar = tqdm(
-        total=n_units,
-        initial=min(n_units, next_chunk * NETS_PER_CHUNK),
-        unit=unit,
+        total=n_nets,
+        initial=min(n_nets, next_chunk * NETS_PER_CHUNK),
+        unit="net",
         unit_scale=True,
         disable=(None if progress is None else not progress),
         leave=False,
@@ -86,15 +114,19 @@ def stream_chunks(
 
     def consume(chunks, outputs):
         nonlocal accumulators, last_save
-        valid = chunks < n_chunks
-        block_ids = chunks[valid] * n_blocks // n_chunks
+        groups = (chunks[:, None] * GROUPS_PER_CHUNK + np.arange(GROUPS_PER_CHUNK)).ravel()
+        valid = groups < n_groups
+        block_ids = groups[valid] * n_blocks // n_groups
         outputs = jax.device_get(outputs)
+
+        def by_group(part):  # (chunks, groups, ...) -> (valid groups, ...)
+            return np.asarray(part).reshape((-1,) + np.shape(part)[2:])[valid]
+
         accumulators = tuple(
-            sums.add_chunks(block_ids, *(np.asarray(part)[valid] for part in output))
-            for sums, output in zip(accumulators, outputs, strict=True)
+            sums.add(block_ids, *map(by_group, output)) for sums, output in zip(accumulators, outputs, strict=True)
         )
-        done = int(chunks[valid][-1]) + 1
-        bar.update(min(n_units, done * NETS_PER_CHUNK) - bar.n)
+        done = min(n_chunks, int(chunks[-1]) + 1)
+        bar.update(min(n_nets, done * NETS_PER_CHUNK) - bar.n)
         if checkpoint is not None and (time.monotonic() - last_save > checkpoint_every or done == n_chunks):
             save_checkpoint(checkpoint, fingerprint, done, accumulators)
             last_save = time.monotonic()

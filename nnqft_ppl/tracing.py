@@ -3,6 +3,8 @@
 Network ``i`` of a run with seed ``s`` uses the key
 ``fold_in(fold_in(PRNGKey(s), i // NETS_PER_CHUNK), i % NETS_PER_CHUNK)``: its
 parameters depend on ``(s, i)`` only, never on batch size or device count.
+Networks are evaluated in chunks of ``NETS_PER_CHUNK`` and summed in groups of
+``NETS_PER_GROUP`` consecutive networks (the jackknife's smallest block).
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro import handlers
 
-__all__ = ["NETS_PER_CHUNK", "as_input", "network_keys", "trace_network", "field_function", "check_field"]
+__all__ = [
+    "NETS_PER_CHUNK",
+    "NETS_PER_GROUP",
+    "as_input",
+    "check_field",
+    "network_keys",
+    "network_weights",
+    "trace_network",
+]
 
 NETS_PER_CHUNK = 256
-"""Networks per chunk: the unit of work, of key derivation and of exact summation.
+"""Networks per chunk, the unit of work and of key derivation: fixed, because it
+enters the key of every network."""
 
-A power of two (the pairwise chunk sum needs it); fixed, because it enters the key
-of every network."""
+NETS_PER_GROUP = 16
+"""Networks per group, the unit of exact (pairwise, power-of-two) summation."""
 
 
 def as_input(points) -> jax.Array:
@@ -34,20 +45,19 @@ def network_keys(seed: int, chunk: jax.Array) -> jax.Array:
     return jax.vmap(lambda j: jax.random.fold_in(chunk_key, j))(jnp.arange(NETS_PER_CHUNK))
 
 
+def network_weights(chunk: jax.Array, full_chunks: jax.Array, remainder: jax.Array, dtype) -> jax.Array:
+    """1 for the networks of ``chunk`` that belong to the run, 0 for the padding of its last chunk.
+
+    A run of ``n_nets = full_chunks * NETS_PER_CHUNK + remainder`` networks.
+    """
+    j = jnp.arange(NETS_PER_CHUNK)
+    return ((chunk < full_chunks) | ((chunk == full_chunks) & (j < remainder))).astype(dtype)
+
+
 def trace_network(model: Callable, key, points, params: Mapping[str, Any], substitutions=None) -> dict:
     """Site messages of one network drawn with ``key`` (values of non-substituted sites)."""
     conditioned = handlers.substitute(model, data=substitutions) if substitutions else model
     return handlers.trace(handlers.seed(conditioned, key)).get_trace(points, **params)
-
-
-def field_function(model: Callable, points, params: Mapping[str, Any]) -> Callable:
-    """``key -> phi`` at the points (shape ``(n_points,)``), traceable and vmappable."""
-    x = as_input(points)
-
-    def field(key):
-        return trace_network(model, key, x, params)["phi"]["value"]
-
-    return field
 
 
 def check_field(model: Callable, points, params: Mapping[str, Any], name: str = "model") -> dict:

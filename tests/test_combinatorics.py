@@ -30,10 +30,10 @@ from nnqft_ppl.combinatorics import (
 from nnqft_ppl.moments import (
     BlockedSums,
     MonomialBasis,
-    chunk_power_sums,
     cumulants_from_moments,
     jackknife,
     moments_from_cumulants,
+    power_sums,
 )
 
 BELL_NUMBERS = {0: 1, 1: 1, 2: 2, 3: 5, 4: 15, 5: 52, 6: 203}
@@ -382,14 +382,14 @@ def reference_power_sums(samples: np.ndarray, weights: np.ndarray, max_order: in
 
 
 @pytest.mark.parametrize("n_samples, n_points, max_order", [(1, 2, 3), (64, 3, 4), (256, 2, 6)])
-def test_chunk_power_sums_match_numpy(n_samples, n_points, max_order):
-    """chunk_power_sums = sum_s w_s phi_{t_1}..phi_{t_k} (float32 accuracy); abs_max = max_s w_s |phi_s|."""
+def test_power_sums_match_numpy(n_samples, n_points, max_order):
+    """power_sums = sum_s w_s phi_{t_1}..phi_{t_k} (float32 accuracy); abs_max = max_s w_s |phi_s|."""
     rng = np.random.default_rng(16)
     samples = rng.normal(size=(n_samples, n_points)).astype(np.float32)
     weights = rng.uniform(0.2, 2.0, size=n_samples).astype(np.float32)
     basis = MonomialBasis(n_points, max_order)
-    power_sums = jax.jit(chunk_power_sums, static_argnums=2)  # traceable, as documented
-    sums, abs_max = power_sums(jnp.asarray(samples), jnp.asarray(weights), basis)
+    jitted = jax.jit(power_sums, static_argnums=2)  # traceable, as documented
+    sums, abs_max = jitted(jnp.asarray(samples), jnp.asarray(weights), basis)
     expected, magnitude = reference_power_sums(samples.astype(np.float64), weights.astype(np.float64), max_order)
     assert sums.shape == (basis.size,)
     # float32: each product and the pairwise tree add a few ulps of the sum of |terms|
@@ -399,11 +399,11 @@ def test_chunk_power_sums_match_numpy(n_samples, n_points, max_order):
 
 
 @pytest.mark.parametrize("n_samples", [3, 100, 96])
-def test_chunk_power_sums_rejects_non_power_of_two(n_samples):
+def test_power_sums_rejects_non_power_of_two(n_samples):
     """Chunk size must be a power of two (fixed pairwise summation tree)."""
     basis = MonomialBasis(2, 2)
     with pytest.raises(ValueError, match="power of two"):
-        chunk_power_sums(jnp.zeros((n_samples, 2), jnp.float32), jnp.ones(n_samples, jnp.float32), basis)
+        power_sums(jnp.zeros((n_samples, 2), jnp.float32), jnp.ones(n_samples, jnp.float32), basis)
 
 
 def chunk_results(rng, n_chunks, chunk_size, basis):
@@ -413,18 +413,18 @@ def chunk_results(rng, n_chunks, chunk_size, basis):
     return samples, np.full(n_chunks, float(chunk_size)), sums, np.abs(samples).max(axis=1)
 
 
-def test_blocked_sums_add_chunks_and_merge_are_additive():
-    """add_chunks puts each chunk's sums into its block; merge(A, B) = one accumulator fed A's and B's chunks."""
+def test_blocked_sums_add_and_merge_are_additive():
+    """add puts each chunk's sums into its block; merge(A, B) = one accumulator fed A's and B's chunks."""
     rng = np.random.default_rng(17)
     basis = MonomialBasis(3, 4)
     samples, counts, sums, abs_max = chunk_results(rng, 6, 8, basis)
     block_ids = np.array([0, 2, 2, 1, 0, 2])
 
-    together = BlockedSums.zeros(3, basis).add_chunks(block_ids, counts, sums, abs_max)
-    first = BlockedSums.zeros(3, basis).add_chunks(block_ids[:4], counts[:4], sums[:4], abs_max[:4])
-    second = BlockedSums.zeros(3, basis).add_chunks(block_ids[4:], counts[4:], sums[4:], abs_max[4:])
+    together = BlockedSums.zeros(3, basis).add(block_ids, counts, sums, abs_max)
+    first = BlockedSums.zeros(3, basis).add(block_ids[:4], counts[:4], sums[:4], abs_max[:4])
+    second = BlockedSums.zeros(3, basis).add(block_ids[4:], counts[4:], sums[4:], abs_max[4:])
     merged = first.merge(second)
-    sequential = first.add_chunks(block_ids[4:], counts[4:], sums[4:], abs_max[4:])
+    sequential = first.add(block_ids[4:], counts[4:], sums[4:], abs_max[4:])
 
     for block in range(3):
         mine = block_ids == block
@@ -450,7 +450,7 @@ def test_jackknife_of_the_mean_is_the_block_standard_error(n_used_blocks, n_bloc
     basis = MonomialBasis(2, 2)
     block_size = 40
     samples, counts, sums, abs_max = chunk_results(rng, n_used_blocks, block_size, basis)
-    accumulator = BlockedSums.zeros(n_blocks, basis).add_chunks(np.arange(n_used_blocks), counts, sums, abs_max)
+    accumulator = BlockedSums.zeros(n_blocks, basis).add(np.arange(n_used_blocks), counts, sums, abs_max)
 
     estimate, stderr = jackknife(lambda moments: moments[..., basis.order_slice(1)], accumulator)
     block_means = samples.mean(axis=1)  # (K, n_points)
@@ -464,7 +464,7 @@ def test_jackknife_with_one_filled_block_gives_nan_stderr(n_blocks):
     rng = np.random.default_rng(19)
     basis = MonomialBasis(2, 2)
     samples, counts, sums, abs_max = chunk_results(rng, 1, 16, basis)
-    accumulator = BlockedSums.zeros(n_blocks, basis).add_chunks(np.array([0]), counts, sums, abs_max)
+    accumulator = BlockedSums.zeros(n_blocks, basis).add(np.array([0]), counts, sums, abs_max)
     estimate, stderr = jackknife(lambda moments: moments[..., basis.order_slice(1)], accumulator)
     np.testing.assert_allclose(estimate, samples[0].mean(axis=0), rtol=1e-12)
     assert stderr.shape == estimate.shape

@@ -85,11 +85,21 @@ def test_gauss_net_is_rotation_but_not_translation_invariant_at_finite_width():
     assert max_difference(base, shifted, "G4c") > 2 * K_SIGMA
 
 
-def test_no_recompilation_across_batches():
-    """The batch function is traced once however many batches a run has."""
+def test_no_recompilation_across_batches_or_repeated_runs():
+    """The batch function is traced once however many batches a run has, and a second
+    run of the same model, hyperparameters and point-set shape reuses it."""
+    params = {"width": 5, "sigma_b": 0.77}
     before = TRACE_COUNTS["batch"]
-    nn.sample_ensemble("cos_net", POINTS_1D, n_nets=10 * 256 + 17, params={"width": 5}, batch_size=512)
+    nn.sample_ensemble("cos_net", POINTS_1D, n_nets=10 * 256 + 17, params=params, batch_size=512)
     assert TRACE_COUNTS["batch"] - before == 1
+    nn.sample_ensemble("cos_net", np.array(POINTS_1D) + 1.0, n_nets=5 * 256, params=params, batch_size=512, seed=4)
+    assert TRACE_COUNTS["batch"] - before == 1
+
+
+def test_small_runs_have_error_bars():
+    """Jackknife blocks are groups of 16 networks: 100 networks already give an error bar."""
+    dataset = nn.sample_ensemble("cos_net", POINTS_1D, n_nets=100, params={"width": 3})
+    assert dataset.attrs["n_blocks"] == 7 and np.all(np.isfinite(dataset["G2_stderr"].values))
 
 
 def test_heavy_tails_are_reported_with_evidence():

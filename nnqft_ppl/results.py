@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from .correlators import named_tensors, to_dataset
-from .moments import MonomialBasis, jackknife
+from .moments import MonomialBasis, jackknife, moments_from_cumulants
 from .registry import ModelSpec
 from .tails import HeavyTailWarning, heavy_tail_report
 from .theory import predict
@@ -33,7 +33,6 @@ def correlator_result(
     cumulants (vectors over ``basis``); full correlators follow from them.
     ``check_tails`` looks for heavy tails in the first accumulator (the field's).
     """
-    from .moments import moments_from_cumulants
 
     def statistic(*moments):
         cumulants = cumulant_statistic(*moments)

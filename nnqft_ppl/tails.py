@@ -12,13 +12,12 @@ draws, Phi^{-1}(1 - 1/(2n)).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.special import ndtri
 
 from .combinatorics import tuple_position
 from .moments import BlockedSums, MonomialBasis
+from .theory.neurons import gaussian_moment
 
 __all__ = ["HeavyTailWarning", "heavy_tail_report", "TAIL_FACTOR"]
 
@@ -50,7 +49,7 @@ def heavy_tail_report(sums: BlockedSums, basis: MonomialBasis) -> str | None:
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(power_sum > 0, sums.abs_max**order / power_sum, 0.0)
     typical_max = float(ndtri(1 - 1 / (2 * n)))
-    gaussian_share = typical_max**order / (math.prod(range(order - 1, 0, -2)) * n)
+    gaussian_share = typical_max**order / (gaussian_moment(order) * n)
     worst = int(np.argmax(share))
     if share[worst] <= TAIL_FACTOR * gaussian_share:
         return None

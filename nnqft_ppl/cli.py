@@ -3,6 +3,8 @@
     nnqft models
     nnqft sample MODEL --points "0;0.5;1" [--set width=10 ...] [--nets N] [--orders 2,4,6]
                  [--seed 0] [--method ensemble|neurons] [--json FILE] [--out DIR]
+    nnqft scan MODEL --points ... [--widths 2,5,10,...] [--method ensemble|neurons|both] [--out DIR]
+    nnqft scan --preset hms20 [--d 1] [--out DIR]
     nnqft reproduce [--quick] [--out DIR]
 
 Bad input exits with status 2 and one line on stderr.
@@ -67,6 +69,23 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", help="directory for correlators.nc, result.json and g2.png")
     sample.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
+    scan = commands.add_parser("scan", help="width scan: approach to the Gaussian limit (HMS20)")
+    scan.add_argument("model", nargs="?", help="model (omit with --preset)")
+    scan.add_argument("--preset", help="named experiment, e.g. hms20 (all its architectures and inputs)")
+    scan.add_argument("--d", type=int, help="with --preset: only the cases in this dimension")
+    scan_where = scan.add_mutually_exclusive_group()
+    scan_where.add_argument("--points", help='points: ";" between points, "," between coordinates')
+    scan_where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
+    scan.add_argument("--widths", default="2,3,4,5,10,20,50,100,500,1000", help="comma-separated widths")
+    scan.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    scan.add_argument("--nets", type=int, help="networks per width (default 100000; 1000000 with --preset)")
+    scan.add_argument("--orders", default="2,4,6", help="even orders, e.g. 2,4,6")
+    scan.add_argument("--method", choices=("ensemble", "neurons", "both"), default="ensemble")
+    scan.add_argument("--seed", type=int, default=0)
+    scan.add_argument("--json", help="write the scan records (JSON) to this file")
+    scan.add_argument("--out", help="directory for <case>.nc and <case>.png")
+    scan.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
     reproduce.add_argument("--out", default="nnqft_report", help="report directory (default nnqft_report)")
@@ -100,10 +119,61 @@ def _run(args) -> None:
         if not args.quiet:
             print(f"{dataset.attrs['model']} {dataset.attrs['params']}  {args.method}, {args.nets:,} networks")
             print(deviation_table(dataset))
+    elif args.command == "scan":
+        _run_scan(args)
     elif args.command == "reproduce":
         from .report import reproduce
 
         reproduce(out_dir=args.out, quick=args.quick)
+
+
+def _run_scan(args) -> None:
+    import json
+    from pathlib import Path
+
+    from .presets import HMS20_NETS, ScanCase, get_preset
+    from .scan import plot_width_scan, scan_record, slope_table, width_scan
+    from .spacetime import load_points, parse_points
+
+    widths = [part.strip() for part in args.widths.split(",") if part.strip()]
+    overrides = _parse_sets(args.set)
+    if args.preset is not None:
+        if args.model is not None or args.points or args.points_file:
+            raise ValueError("--preset fixes the models and points: give no MODEL, --points or --points-file")
+        cases = get_preset(args.preset, args.d)
+        nets = args.nets or HMS20_NETS
+    else:
+        if args.model is None or not (args.points or args.points_file):
+            raise ValueError("scan needs a MODEL and --points/--points-file (or a --preset)")
+        points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+        cases = [ScanCase(args.model, {}, points, args.model)]
+        nets = args.nets or 100_000
+    records = []
+    for case in cases:
+        dataset = width_scan(
+            case.model,
+            case.points,
+            widths,
+            n_nets=nets,
+            orders=_parse_orders(args.orders),
+            method=args.method,
+            seed=args.seed,
+            params={**case.params, **overrides},
+            progress=False if args.quiet else None,
+        )
+        records.append({"case": case.label, **scan_record(dataset)})
+        if args.out is not None:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            dataset.to_netcdf(out / f"{case.label}.nc", engine="h5netcdf")
+            for method in dataset["method"].values:
+                axes = plot_width_scan(dataset, method)
+                axes[0].figure.savefig(out / f"{case.label}-{method}.png", dpi=110)
+        if not args.quiet:
+            print(f"{case.label}: {dataset.attrs['params']}, {nets:,} networks per width")
+            print(slope_table(dataset))
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(records if args.preset else records[0], indent=1))
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,76 @@
+"""Named experiment set-ups: the papers' architectures, hyperparameters and inputs.
+
+``hms20`` is the width scan of Halverson-Maiti-Stoner (arXiv:2008.08601) as
+recorded in PHYSICS.md H.1: Erf-, ReLU- and Gauss-nets with sigma_w = sigma_b = 1,
+widths 2..1000, 10^6 networks per width, in d = 1, 2, 3 with their input sets.
+
+Conventions where the authors' code is ambiguous:
+- ReLU-net runs with sigma_b = 0, the README's stated intent (its free_theory.py
+  compares instead of assigning and so used sigma_b = 1; pass ``--set sigma_b=1``
+  to reproduce that);
+- Erf-net uses the +-1-style inputs the published free-theory plots use (v2 of the
+  paper moved some runs to 0.002..0.012; not reproduced here);
+- Gauss-net inputs are scaled by 0.01, as in the code, which keeps its log-normal
+  neurons estimable;
+- the output bias has the same sigma_b as the hidden layer (their "Schoenholz et al."
+  convention).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["ScanCase", "PRESETS", "get_preset"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanCase:
+    model: str
+    params: dict
+    points: np.ndarray
+    label: str
+
+
+HMS20_WIDTHS = (2, 3, 4, 5, 10, 20, 50, 100, 500, 1000)
+HMS20_NETS = 1_000_000
+
+_ERF_1D = np.array([-1.0, -0.6, -0.2, 0.2, 0.6, 1.0])[:, None]
+_RELU_1D = np.array([0.2, 0.4, 0.6, 0.8, 1.0, 1.2])[:, None]
+_SQUARE = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
+_TETRAHEDRON = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, -1.0], [-1.0, 1.0, 1.0], [1.0, -1.0, 1.0]])
+
+
+def _hms20() -> list[ScanCase]:
+    inputs = {
+        1: {"erf_net": _ERF_1D, "gauss_net": 0.01 * _ERF_1D, "relu_net": _RELU_1D},
+        2: {"erf_net": _SQUARE, "gauss_net": 0.01 * _SQUARE, "relu_net": np.where(_SQUARE < 0, 0.5, 1.0)},
+        3: {
+            "erf_net": _TETRAHEDRON,
+            "gauss_net": 0.01 * _TETRAHEDRON,
+            "relu_net": np.where(_TETRAHEDRON < 0, 0.2, 1.0),
+        },
+    }
+    return [
+        ScanCase(
+            model, {"d": d, "sigma_w": 1.0, "sigma_b": 0.0 if model == "relu_net" else 1.0}, points, f"{model}-d{d}"
+        )
+        for d, by_model in inputs.items()
+        for model, points in by_model.items()
+    ]
+
+
+PRESETS = {"hms20": _hms20}
+
+
+def get_preset(name: str, d: int | None = None) -> list[ScanCase]:
+    """The cases of a preset, optionally only those in dimension ``d``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    cases = PRESETS[name]()
+    if d is not None:
+        cases = [case for case in cases if case.params["d"] == d]
+        if not cases:
+            raise ValueError(f"preset {name!r} has no cases in d={d}")
+    return cases

@@ -1,16 +1,14 @@
 """Erf-net in the HMS20 conventions (PHYSICS.md A.1, B.1)."""
 
-from scipy.special import erf
-
 from nnqft_ppl import register_model
 from nnqft_ppl.nets import ACTIVATIONS, affine_neurons, linear_readout
-from nnqft_ppl.theory import FiniteWidthTheory, affine_neuron_moment
+from nnqft_ppl.theory import FiniteWidthTheory, erf_neuron_moment
 
 
 def theory(width=100, d=1, sigma_w=1.0, sigma_b=1.0):
-    """Exact finite-width correlators; neuron moments by Gauss-Hermite quadrature over (W0, b0)."""
+    """Exact finite-width correlators: G2 in closed form, higher neuron moments by quadrature over (W0, b0)."""
     return FiniteWidthTheory.gaussian_readout(
-        width, lambda xs: affine_neuron_moment(xs, erf, sigma_w, sigma_b), sigma_w, sigma_b
+        width, lambda xs: erf_neuron_moment(xs, sigma_w, sigma_b), sigma_w, sigma_b
     )
 
 

@@ -8,7 +8,9 @@ library measures full and connected correlators with error bars, by brute force
 (:mod:`nnqft_ppl.theory`).
 """
 
-from . import nets, theory
+__version__ = "0.1.0"
+
+from . import nets, theory  # noqa: E402
 from .ensemble import sample_ensemble
 from .neurons import sample_neurons
 from .output import deviation_table, plot_two_point, run_record

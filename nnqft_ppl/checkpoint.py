@@ -22,8 +22,20 @@ __all__ = ["run_fingerprint", "save_checkpoint", "load_checkpoint"]
 def run_fingerprint(
     engine: str, model_name: str, params: dict, points, seed: int, n_nets: int, max_order: int, n_blocks: int
 ) -> dict:
-    """Everything that determines a run's numbers; a checkpoint resumes only a run with the same fingerprint."""
+    """Everything that determines a run's numbers; a checkpoint resumes only a run with the same fingerprint.
+
+    Besides the run's own settings: the float type networks are drawn in (x64 on or
+    off draws different numbers), the chunk and group sizes, and the library version.
+    """
+    import jax.numpy as jnp
+
+    from . import __version__
+    from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP
+
     return {
+        "float": jnp.dtype(jnp.result_type(float)).name,
+        "chunk": [NETS_PER_CHUNK, NETS_PER_GROUP],
+        "version": __version__,
         "engine": engine,
         "model": model_name,
         "params": params,

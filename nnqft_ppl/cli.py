@@ -176,12 +176,26 @@ def _run_scan(args) -> None:
         Path(args.json).write_text(json.dumps(records if args.preset else records[0], indent=1))
 
 
+def _attach_values(argv):
+    """``--points -1;0`` -> ``--points=-1;0``: argparse would read a leading '-' as an option."""
+    out, argv = [], list(argv)
+    for k, item in enumerate(argv):
+        if k > 0 and argv[k - 1] in ("--points", "--widths") and item.startswith("-") and out:
+            out[-1] = f"{argv[k - 1]}={item}"
+        else:
+            out.append(item)
+    return out
+
+
 def main(argv=None) -> int:
     try:
-        args = _build_parser().parse_args(argv)
+        args = _build_parser().parse_args(_attach_values(sys.argv[1:] if argv is None else argv))
         _run(args)
     except (_UsageError, ValueError, TypeError) as error:
         print(f"nnqft: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output path that cannot be written
+        print(f"nnqft: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nnqft: interrupted (a --checkpoint run resumes from its file)", file=sys.stderr)

@@ -20,7 +20,11 @@ MAX_TENSOR_ENTRIES = 20_000_000
 
 
 def validate_orders(orders, n_points: int) -> tuple[int, ...]:
-    """Sorted unique orders in 1..MAX_ORDER; ``ValueError`` otherwise."""
+    """Sorted unique orders in 1..MAX_ORDER (an int is one order); ``ValueError`` otherwise."""
+    if isinstance(orders, (int, np.integer)):
+        orders = (orders,)
+    if isinstance(orders, (str, bytes)):
+        raise ValueError(f"orders must be a sequence of integers, got the string {orders!r}")
     try:
         orders = tuple(sorted({int(order) for order in orders}))
     except (TypeError, ValueError):

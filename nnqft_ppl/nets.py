@@ -9,6 +9,7 @@ contract's ``"a"``, ``"h"`` and ``"phi"`` sites.  PHYSICS.md A.1-A.2.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import jax.numpy as jnp
@@ -20,8 +21,13 @@ from jaxtyping import Array, Float
 __all__ = ["cos_neurons", "affine_neurons", "linear_readout", "ACTIVATIONS"]
 
 
-def _check_nonnegative(**scales: float) -> None:
+def _check_scales(positive=(), nonnegative=(), **scales: float) -> None:
+    """Scales of Gaussian priors: those in ``positive`` must be > 0, the others >= 0."""
     for name, value in scales.items():
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        if name in positive and not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
         if not value >= 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
 
@@ -31,7 +37,7 @@ def cos_neurons(x: Float[Array, "n_points d"], width: int, sigma_b: float) -> Fl
 
     Sites ``"b"`` (width, d) and ``"c"`` (width,).  PHYSICS.md A.2.
     """
-    _check_nonnegative(sigma_b=sigma_b)
+    _check_scales(positive=("sigma_b",), sigma_b=sigma_b)
     d = x.shape[1]
     with numpyro.plate("neurons", width):
         b = numpyro.sample("b", dist.Normal(0.0, sigma_b / math.sqrt(d)).expand([d]).to_event(1))
@@ -52,7 +58,7 @@ def affine_neurons(
     width) and the points (for input-dependent normalisations such as Gauss-net's).
     Sites ``"W0"`` (width, d) and ``"b0"`` (width,).  PHYSICS.md A.1.
     """
-    _check_nonnegative(sigma_w=sigma_w, sigma_b=sigma_b)
+    _check_scales(positive=("sigma_w",), sigma_w=sigma_w, sigma_b=sigma_b)
     d = x.shape[1]
     with numpyro.plate("neurons", width):
         weights = numpyro.sample("W0", dist.Normal(0.0, sigma_w / math.sqrt(d)).expand([d]).to_event(1))
@@ -82,7 +88,7 @@ def linear_readout(
     Records the contract sites ``"a"`` (in the neuron plate), ``"h"``, ``"phi"``
     and, when ``sigma_bias > 0``, the network-level site ``"bias"``.
     """
-    _check_nonnegative(sigma_a=sigma_a, sigma_bias=sigma_bias)
+    _check_scales(positive=("sigma_a",), sigma_a=sigma_a, sigma_bias=sigma_bias)
     width = h.shape[1]
     with numpyro.plate("neurons", width):
         a = numpyro.sample("a", dist.Normal(0.0, sigma_a / math.sqrt(width)))

@@ -94,6 +94,7 @@ def check_iid_neurons(spec: ModelSpec, points, params: dict) -> None:
     beta = [np.asarray(_neuron_split(t)[1]) for t in (same_neurons[0], other_neurons)]
     if not np.allclose(beta[0], beta[1], rtol=1e-4, atol=1e-4 * (1 + np.abs(beta[0]).max())):
         raise ValueError(refuse + "its field is not h @ a plus a neuron-independent term")
+    _check_exchangeable(spec.model, points, params, latent, draws[1], network_sites, fixed[0], refuse)
     non_gaussian = [k for k in network_sites if not isinstance(_base_distribution(latent[k]["fn"]), dist.Normal)]
     if non_gaussian:
         raise ValueError(
@@ -104,6 +105,47 @@ def check_iid_neurons(spec: ModelSpec, points, params: dict) -> None:
     b0, b1, b2 = (np.asarray(_neuron_split(trace_network(spec.model, key, points, params, s))[1]) for s in scaled)
     if not np.allclose(b2 - b0, 2 * (b1 - b0), rtol=1e-4, atol=1e-4 * (1 + np.abs(b1).max())):
         raise ValueError(refuse + f"its neuron-independent term is not linear in the sites {network_sites}")
+
+
+def _check_exchangeable(model, points, params, latent, other, network_sites, fixed, refuse) -> None:
+    """Identical, uncoupled neurons: permuting the neurons' parameter values leaves their
+    joint log-density unchanged and permutes the columns of ``h`` the same way, and
+    redrawing neuron 0 alone (values from ``other``, another draw) changes only column 0."""
+    neuron_sites = [k for k in latent if k not in network_sites]
+    permutation = np.roll(np.arange(params["width"]), 1)
+    axes = {k: _plate_axis(latent[k], latent[k]["value"]) for k in neuron_sites}
+    original = {k: latent[k]["value"] for k in neuron_sites}
+    permuted = {k: jnp.take(v, permutation, axis=axes[k]) for k, v in original.items()}
+    redrawn = {k: _replace_first(v, other[k]["value"], axes[k]) for k, v in original.items()}
+    traces = [
+        trace_network(model, jax.random.PRNGKey(5), points, params, {**fixed, **values})
+        for values in (original, permuted, redrawn)
+    ]
+    log_density = [sum(float(jnp.sum(t[k]["fn"].log_prob(t[k]["value"]))) for k in neuron_sites) for t in traces]
+    if not np.isclose(log_density[0], log_density[1], rtol=1e-5, atol=1e-4):
+        raise ValueError(refuse + "its neurons are not identically distributed (permuting them changes the density)")
+    h = [np.asarray(t["h"]["value"]) for t in traces]
+    if not (
+        np.allclose(h[1], h[0][:, permutation], rtol=1e-5, atol=1e-6)
+        and np.allclose(h[2][:, 1:], h[0][:, 1:], rtol=1e-5, atol=1e-6)
+    ):
+        raise ValueError(refuse + "its neurons are coupled: h_i depends on other neurons' parameters")
+
+
+def _replace_first(values, replacement, axis):
+    """``values`` with its first entry along ``axis`` taken from ``replacement``."""
+    index = [slice(None)] * np.ndim(values)
+    index[axis] = slice(0, 1)
+    return jnp.concatenate(
+        [jnp.asarray(replacement)[tuple(index)], jnp.take(values, jnp.arange(1, values.shape[axis]), axis=axis)],
+        axis=axis,
+    )
+
+
+def _plate_axis(site, value) -> int:
+    """Axis of ``value`` along the neuron plate (plates count from the right of the batch shape)."""
+    frame = next(f for f in site["cond_indep_stack"] if f.name == "neurons")
+    return np.ndim(value) - len(site["fn"].event_shape) + frame.dim
 
 
 def _base_distribution(fn):
@@ -196,6 +238,4 @@ def sample_neurons(
         "neuron_samples": int(n_nets) * width,
         "n_blocks": int(np.sum(neuron_sums.counts > 0)),
     }
-    return correlator_result(
-        field_cumulants, (neuron_sums, beta_sums), basis, orders, spec, params, points, attrs, check_tails=False
-    )
+    return correlator_result(field_cumulants, (neuron_sums, beta_sums), basis, orders, spec, params, points, attrs)

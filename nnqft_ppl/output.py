@@ -73,7 +73,16 @@ def deviation_table(dataset, max_rows: int = 4) -> str:
         for k in sorted(shown):
             label = ",".join(map(str, tuples[k]))
             lines.append(f"{name:6} {label:>14} {values[k]:12.5g} {errors[k]:10.2g} {theory[k]:12.5g} {z[k]:7.2f}")
-        summary = f"max |dev| {np.nanmax(np.abs(z)):.2f}σ over {len(tuples)} entries" if has_theory else "no theory"
+        finite = np.abs(z[np.isfinite(z)])
+        summary = (
+            "no theory"
+            if not has_theory
+            else (
+                f"max |dev| {finite.max():.2f}σ over {finite.size} of {len(tuples)} entries"
+                if finite.size
+                else "no error bars"
+            )
+        )
         lines.append(f"{name:6} {'':>14} {summary}")
     return "\n".join(lines)
 
@@ -106,7 +115,7 @@ def plot_two_point(dataset, ax=None):
 
 
 def write_outputs(dataset, out_dir=None, json_path=None) -> None:
-    """``--out DIR``: correlators.nc, result.json, g2.png; ``--json FILE``: the record only."""
+    """``--out DIR``: correlators.nc, result.json, g2.png (when G2 was computed); ``--json FILE``: the record."""
     record = run_record(dataset)
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +127,7 @@ def write_outputs(dataset, out_dir=None, json_path=None) -> None:
         out.mkdir(parents=True, exist_ok=True)
         dataset.to_netcdf(out / "correlators.nc", engine="h5netcdf")
         (out / "result.json").write_text(json.dumps(record, indent=1))
-        figure = Figure(figsize=(5, 3.5), layout="tight")
-        plot_two_point(dataset, figure.subplots())
-        figure.savefig(out / "g2.png", dpi=120)
+        if "G2" in dataset:
+            figure = Figure(figsize=(5, 3.5), layout="tight")
+            plot_two_point(dataset, figure.subplots())
+            figure.savefig(out / "g2.png", dpi=120)

@@ -30,6 +30,7 @@ import importlib
 import importlib.util
 import inspect
 import math
+import numbers
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -80,10 +81,12 @@ class ModelSpec:
             overrides["d"] = len(points[0])
         for key, value in overrides.items():
             params[key] = _convert(key, value, params[key])
-        if "width" in params and (not isinstance(params["width"], int) or params["width"] < 1):
-            raise ValueError(f"width must be a positive integer, got {params['width']!r}")
-        if "d" in params and (not isinstance(params["d"], int) or params["d"] < 1):
-            raise ValueError(f"d must be a positive integer, got {params['d']!r}")
+        for key in ("width", "d"):
+            if key in params:
+                value = params[key]
+                if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                    raise ValueError(f"{key} must be a positive integer, got {value!r}")
+                params[key] = int(value)
         return params
 
 
@@ -166,8 +169,10 @@ def _load_from_path(spec: str) -> ModelSpec:
             module_spec.loader.exec_module(module)
         else:
             module = importlib.import_module(location)
-    except ImportError as error:
-        raise ValueError(f"cannot import model module {location!r}: {error}") from None
+    except ValueError:
+        raise
+    except Exception as error:  # ImportError, SyntaxError, or anything the module raises on import
+        raise ValueError(f"cannot import model module {location!r}: {type(error).__name__}: {error}") from None
     function = getattr(module, attribute, None)
     if not callable(function):
         raise ValueError(f"{location!r} has no model function {attribute!r}")

@@ -45,7 +45,9 @@ class Claim:
 
     @property
     def deviation(self) -> float:
-        return (self.measured - self.theory) / self.stderr
+        if self.stderr > 0:
+            return (self.measured - self.theory) / self.stderr
+        return 0.0 if self.measured == self.theory else float("inf")
 
     @property
     def passed(self) -> bool:

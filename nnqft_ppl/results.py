@@ -31,7 +31,8 @@ def correlator_result(
 
     ``cumulant_statistic(*moments)`` maps the accumulators' moments to field
     cumulants (vectors over ``basis``); full correlators follow from them.
-    ``check_tails`` looks for heavy tails in the first accumulator (the field's).
+    ``check_tails`` looks for heavy tails in the first accumulator (the field's, or the
+    single-neuron terms' for the exact engine).
     """
 
     def statistic(*moments):
@@ -44,7 +45,8 @@ def correlator_result(
     split = lambda vector: named_tensors(vector[..., : basis.size], vector[..., basis.size :], basis, orders)  # noqa: E731
     theory = predict(spec.theory(**params), points, orders) if spec.theory is not None else None
     attrs = {"model": spec.name, "params": json.dumps(params), "orders": list(orders), **attrs}
-    tail = heavy_tail_report(accumulators[0], basis) if check_tails else None
+    unit = "neuron samples" if attrs.get("method") == "neurons" else "networks"
+    tail = heavy_tail_report(accumulators[0], basis, unit) if check_tails else None
     if tail is not None:
         warnings.warn(tail, HeavyTailWarning, stacklevel=3)
         attrs["heavy_tails"] = tail

@@ -51,13 +51,14 @@ def parse_points(text: str) -> np.ndarray:
 
 
 def load_points(path: str | Path) -> np.ndarray:
-    """Read points from a ``.npy`` file or a whitespace/comma separated ``.txt`` file."""
+    """Read points from a ``.npy`` file or a ``.txt`` file with one point per line
+    (coordinates separated by whitespace or commas)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"points file {str(path)!r} does not exist")
     try:
         if path.suffix == ".npy":
             return as_points(np.load(path))
-        return as_points(np.loadtxt(path, delimiter="," if "," in path.read_text() else None, ndmin=1))
+        return as_points(np.loadtxt(path, delimiter="," if "," in path.read_text() else None, ndmin=2))
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read points from {str(path)!r}: {error}") from None

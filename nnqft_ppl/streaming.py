@@ -84,6 +84,8 @@ def stream_chunks(
     ``checkpoint_every`` seconds and at the end, and a run with the same
     ``fingerprint`` resumes from the file.
     """
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 2:
+        raise ValueError(f"n_blocks must be an integer >= 2 (delete-one-block jackknife), got {n_blocks!r}")
     devices = jax.local_devices()
     n_chunks = -(-n_nets // NETS_PER_CHUNK)
     n_groups = -(-n_nets // NETS_PER_GROUP)

@@ -33,7 +33,7 @@ class HeavyTailWarning(UserWarning):
     """The sample is dominated by a few networks: moments and error bars are unreliable."""
 
 
-def heavy_tail_report(sums: BlockedSums, basis: MonomialBasis) -> str | None:
+def heavy_tail_report(sums: BlockedSums, basis: MonomialBasis, unit: str = "networks") -> str | None:
     """A one-line description of the worst heavy tail, or ``None`` if the sample looks fine.
 
     Checked at the highest even order accumulated (centred at zero).
@@ -54,7 +54,7 @@ def heavy_tail_report(sums: BlockedSums, basis: MonomialBasis) -> str | None:
     if share[worst] <= TAIL_FACTOR * gaussian_share:
         return None
     return (
-        f"heavy tails at point {worst}: the largest of {int(n):,} networks carries "
+        f"heavy tails at point {worst}: the largest of {int(n):,} {unit} carries "
         f"{100 * share[worst]:.2g}% of sum phi^{order} (a Gaussian field would give about "
         f"{100 * gaussian_share:.2g}%); G{order} and its error bar are unreliable"
     )

@@ -115,6 +115,38 @@ def test_bad_input_is_one_line_with_status_2(arguments, message, capsys):
     assert error.count("\n") == 1 and message in error and "Traceback" not in error
 
 
+def test_negative_first_coordinate_and_unwritable_outputs(tmp_path, capsys):
+    record = tmp_path / "run.json"
+    assert main(["sample", "cos_net", "--points", "-1;0", "--nets", "300", "--json", str(record), "--quiet"]) == 0
+    assert json.loads(record.read_text())["points"] == [[-1.0], [0.0]]
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main(["sample", "cos_net", "--points", "0", "--nets", "300", "--out", str(blocked), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "sample",
+                "cos_net",
+                "--points",
+                "0",
+                "--orders",
+                "1",
+                "--nets",
+                "300",
+                "--out",
+                str(tmp_path / "o"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    broken = tmp_path / "broken.py"
+    broken.write_text("def my_net(x:\n")
+    assert main(["sample", f"{broken}:my_net", "--points", "0"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 2 and "SyntaxError" in error and "Traceback" not in error
+
+
 def test_console_script_exit_status_without_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "nnqft_ppl.cli", "sample", "cos_net", "--points", "0;;1"], capture_output=True, text=True
@@ -126,6 +158,25 @@ def test_console_script_exit_status_without_traceback():
 def test_points_file(tmp_path):
     np.save(tmp_path / "points.npy", np.array([[0.0], [0.5]]))
     (tmp_path / "points.txt").write_text("0.0\n0.5\n")
+    (tmp_path / "one_point_2d.txt").write_text("0.5 1.0\n")
+    out = tmp_path / "one.json"
+    assert (
+        main(
+            [
+                "sample",
+                "cos_net",
+                "--points-file",
+                str(tmp_path / "one_point_2d.txt"),
+                "--nets",
+                "300",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text())["points"] == [[0.5, 1.0]]
     for name in ("points.npy", "points.txt"):
         out = tmp_path / f"{name}.json"
         assert (

@@ -17,7 +17,10 @@ from nnqft_ppl.spacetime import parse_points
         ([[0.0]], {"n_nets": 10.5}, "positive integer"),
         ([[0.0]], {"params": {"width": -3}}, "width must be a positive integer"),
         ([[0.0]], {"params": {"d": 2}}, "dimension mismatch"),
-        ([[0.0]], {"params": {"sigma_b": -1.0}}, "sigma_b must be >= 0"),
+        ([[0.0]], {"params": {"sigma_b": -1.0}}, "sigma_b must be > 0"),
+        ([[0.0]], {"params": {"sigma_b": 0.0}}, "sigma_b must be > 0"),
+        ([[0.0]], {"orders": "24"}, "sequence of integers"),
+        ([[0.0]], {"n_blocks": 1}, "n_blocks must be an integer >= 2"),
         ([[0.0]], {"orders": (2, 8)}, "between 1 and 6"),
         ([[0.0]], {"orders": ()}, "must not be empty"),
         ([[0.0]], {"seed": -1}, "seed"),
@@ -27,6 +30,15 @@ from nnqft_ppl.spacetime import parse_points
 def test_sampling_rejects_bad_input(points, options, message):
     with pytest.raises(ValueError, match=message):
         nn.sample_ensemble("cos_net", points, **options)
+
+
+def test_integer_like_hyperparameters_and_orders():
+    dataset = nn.sample_ensemble("cos_net", [[0.0]], n_nets=64, orders=2, params={"width": np.int64(3)})
+    assert dataset.attrs["params"] == '{"width": 3, "d": 1, "sigma_a": 1.0, "sigma_b": 1.0}'
+    with pytest.raises(ValueError, match="width must be a positive integer"):
+        nn.sample_ensemble("cos_net", [[0.0]], n_nets=64, params={"width": True})
+    with pytest.raises(TypeError, match="sigma_b must be a number"):
+        nn.sample_ensemble("cos_net", [[0.0]], n_nets=64, params={"sigma_b": None})
 
 
 def test_unknown_model_and_method():

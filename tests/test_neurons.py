@@ -2,6 +2,7 @@
 
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
@@ -101,3 +102,24 @@ def test_exact_engine_needs_a_width():
 
     with pytest.raises(ValueError, match="needs a 'width'"):
         nn.sample_neurons(widthless, [[0.0]], n_nets=256)
+
+
+def _non_identical_net(x, width=5, d=1):
+    with numpyro.plate("neurons", width):
+        b = numpyro.sample("b", dist.Normal(0.0, jnp.arange(1.0, width + 1.0)))
+        c = numpyro.sample("c", dist.Uniform(-math.pi, math.pi))
+    linear_readout(jnp.cos(x @ b[None, :] + c[None, :]), 1.0)
+
+
+def _centred_net(x, width=5, d=1):
+    h = cos_neurons(x, width, 1.0)
+    linear_readout(h - h.mean(axis=1, keepdims=True), 1.0)
+
+
+@pytest.mark.parametrize(
+    "model, reason",
+    [(_non_identical_net, "not identically distributed"), (_centred_net, "neurons are coupled")],
+)
+def test_exact_engine_refuses_non_exchangeable_neurons(model, reason):
+    with pytest.raises(ValueError, match=reason):
+        nn.sample_neurons(model, [[0.0], [1.0]], n_nets=256)

@@ -9,14 +9,18 @@ correlators follow from cumulants by summing over set partitions.
 from .finite_width import FieldTheory, FiniteWidthTheory, GaussianTheory, predict
 from .kernels import erf_kernel, gauss_kernel, relu_kernel
 from .neurons import (
+    TheoryAccuracyWarning,
     affine_neuron_moment,
     cos_neuron_moment,
+    erf_neuron_moment,
     gauss_neuron_moment,
     gaussian_moment,
     relu_neuron_moment,
 )
 
 __all__ = [
+    "TheoryAccuracyWarning",
+    "erf_neuron_moment",
     "FieldTheory",
     "FiniteWidthTheory",
     "GaussianTheory",

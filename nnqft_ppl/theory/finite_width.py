@@ -74,7 +74,8 @@ class FiniteWidthTheory:
                 xs = points[unique_tuples(len(points), order)]
                 moments[basis.order_slice(order)] = weight * np.asarray(self.neuron_moment(xs))
         out = self.width * cumulants_from_moments(moments, basis)
-        out[basis.order_slice(2)] += self.bias_variance
+        if max_order >= 2:
+            out[basis.order_slice(2)] += self.bias_variance
         return out
 
     @classmethod

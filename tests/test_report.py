@@ -7,18 +7,18 @@ from nnqft_ppl.cli import main
 
 
 def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "QUICK", report.Sizes(nets=60_000, neuron_nets=1_000, widths=(10, 100, 1000)))
+    monkeypatch.setattr(report, "QUICK", report.Sizes(nets=60_000, widths=(2, 3, 4, 8)))
     assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
     written = json.loads((tmp_path / "report.json").read_text())
     claims = written["claims"]
     assert {
         "gaussian-limit-cos_net",
-        "scaling-G4c-relu_net",
+        "scaling-r4-relu_net",
         "engines-agree-erf_net",
         "symmetry-gauss_net-translated",
     } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}
         assert claim["pass"], claim
-    assert (tmp_path / "scaling.png").stat().st_size > 0
+    assert (tmp_path / "scan-cos_net.png").stat().st_size > 0
     assert "claims pass" in (tmp_path / "report.md").read_text()

@@ -8,6 +8,7 @@ delete-one-block jackknife standard errors, and the model's theory beside them.
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import jax
@@ -59,6 +60,10 @@ def validate_run(model, points, params, n_nets, orders, seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
     orders = validate_orders(orders, len(points))
+    try:
+        json.dumps(params)
+    except TypeError:
+        raise ValueError(f"hyperparameters must be numbers, booleans or strings, got {params!r}") from None
     return spec, points, params, orders
 
 

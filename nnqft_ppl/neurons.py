@@ -193,6 +193,7 @@ def sample_neurons(
     seed: int = 0,
     params: dict | None = None,
     n_blocks: int = 20,
+    batch_size: int | None = None,
     checkpoint=None,
     checkpoint_every: float = 60.0,
     progress: bool | None = None,
@@ -202,7 +203,9 @@ def sample_neurons(
     Same arguments and result as :func:`nnqft_ppl.sample_ensemble`; the estimate is
     G^{(r)}_c = N kappa_r[a h] + kappa_r[beta] from ``n_nets * width`` neuron samples
     and ``n_nets`` samples of the network-level term, with jackknife errors over
-    blocks of networks.  Raises ``ValueError`` for models it does not apply to.
+    blocks of networks.  ``batch_size`` (networks per compiled batch) defaults to one
+    chunk per device: each network already holds ``width`` samples.  Raises
+    ``ValueError`` for models it does not apply to.
     """
     spec, points, params, orders = validate_run(model, points, params, n_nets, orders, seed)
     if "width" not in params:
@@ -217,7 +220,7 @@ def sample_neurons(
         n_nets=n_nets,
         bases=(basis, basis),
         n_blocks=n_blocks,
-        chunks_per_batch=1,
+        chunks_per_batch=max(1, (batch_size or NETS_PER_CHUNK) // NETS_PER_CHUNK),
         progress=progress,
         checkpoint=checkpoint,
         fingerprint=fingerprint,

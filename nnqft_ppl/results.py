@@ -43,8 +43,14 @@ def correlator_result(
     if not np.all(np.isfinite(estimate)):
         raise ValueError(f"{spec.name} produced non-finite field values at these points and hyperparameters")
     split = lambda vector: named_tensors(vector[..., : basis.size], vector[..., basis.size :], basis, orders)  # noqa: E731
-    theory = predict(spec.theory(**params), points, orders) if spec.theory is not None else None
     attrs = {"model": spec.name, "params": json.dumps(params), "orders": list(orders), **attrs}
+    theory = None
+    if spec.theory is not None:
+        try:
+            theory = predict(spec.theory(**params), points, orders)
+        except ValueError as error:  # e.g. quadrature in too many dimensions: keep the measurement
+            warnings.warn(f"no theory for {spec.name} here: {error}", UserWarning, stacklevel=3)
+            attrs["theory_note"] = str(error)
     unit = "neuron samples" if attrs.get("method") == "neurons" else "networks"
     tail = heavy_tail_report(accumulators[0], basis, unit) if check_tails else None
     if tail is not None:

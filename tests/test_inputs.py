@@ -83,3 +83,15 @@ def test_user_model_registration_gets_every_feature():
     assert spec.description == "A user's net." and spec.defaults == {"width": 4, "d": 1}
     dataset = nn.sample_neurons("test_user_cos_net", [[0.0], [0.3]], n_nets=256, orders=(2, 4))
     assert "G4c_theory" in dataset
+
+
+def test_unsupported_theory_keeps_the_measurement():
+    """Erf-net quadrature stops at d = 3 (+ bias): the run still returns, without theory."""
+    with pytest.warns(UserWarning, match="no theory for erf_net"):
+        dataset = nn.sample_ensemble("erf_net", [[0.1] * 4, [0.2] * 4], n_nets=512, orders=(2, 4))
+    assert "G4_theory" not in dataset and "quadrature" in dataset.attrs["theory_note"]
+
+
+def test_hyperparameters_must_be_serialisable():
+    with pytest.raises(ValueError, match="hyperparameters must be numbers"):
+        nn.sample_ensemble("cos_net", [[0.0]], n_nets=64, params={"sigma_b": np.array([1.0])})

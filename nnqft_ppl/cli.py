@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 __all__ = ["main"]
 
@@ -78,7 +79,9 @@ def _build_parser() -> argparse.ArgumentParser:
     scan_where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
     scan.add_argument("--widths", default="2,3,4,5,10,20,50,100,500,1000", help="comma-separated widths")
     scan.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
-    scan.add_argument("--nets", type=int, help="networks per width (default 100000; 1000000 with --preset)")
+    scan.add_argument(
+        "--nets", type=int, help="networks per width (default 100000; with --preset 1000000, or 10000 for neurons)"
+    )
     scan.add_argument("--orders", default="2,4,6", help="even orders, e.g. 2,4,6")
     scan.add_argument("--method", choices=("ensemble", "neurons", "both"), default="ensemble")
     scan.add_argument("--seed", type=int, default=0)
@@ -131,7 +134,7 @@ def _run_scan(args) -> None:
     import json
     from pathlib import Path
 
-    from .presets import HMS20_NETS, ScanCase, get_preset
+    from .presets import EXACT_ENGINE_NETS, HMS20_NETS, ScanCase, get_preset
     from .scan import plot_width_scan, scan_record, slope_table, width_scan
     from .spacetime import load_points, parse_points
 
@@ -141,7 +144,7 @@ def _run_scan(args) -> None:
         if args.model is not None or args.points or args.points_file:
             raise ValueError("--preset fixes the models and points: give no MODEL, --points or --points-file")
         cases = get_preset(args.preset, args.d)
-        nets = args.nets or HMS20_NETS
+        nets = args.nets or (EXACT_ENGINE_NETS if args.method == "neurons" else HMS20_NETS)
     else:
         if args.model is None or not (args.points or args.points_file):
             raise ValueError("scan needs a MODEL and --points/--points-file (or a --preset)")
@@ -187,7 +190,12 @@ def _attach_values(argv):
     return out
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"nnqft: warning: {message}\n"
+
+
 def main(argv=None) -> int:
+    warnings.formatwarning = _one_line_warning
     try:
         args = _build_parser().parse_args(_attach_values(sys.argv[1:] if argv is None else argv))
         _run(args)

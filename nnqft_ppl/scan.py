@@ -234,7 +234,11 @@ def plot_width_scan(dataset, method: str | None = None, axes=None):
 
 
 EXPECTED_POWER = {"m4": -1, "m6": -1, "r4": -1, "r6": -2}
-"""Leading large-N behaviour of each scanned quantity (PHYSICS.md §1.1); m2 sits at the background."""
+"""Leading large-N behaviour of each scanned quantity (PHYSICS.md §1.1); m2 sits at the background.
+
+m4 = |G4c| / G4_GP and r4, r6 are exact powers for i.i.d. neurons; m6 is not:
+G6 - G6_GP = G6c + sum_15 G4c G2 mixes 1/N and 1/N^2, so a fit over small widths
+is steeper than -1 (HMS20 ReLU-net, d = 1: -1.25), as its exact-theory line shows."""
 
 
 def scan_record(dataset) -> dict:

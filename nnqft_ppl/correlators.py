@@ -64,8 +64,11 @@ def named_tensors(moments: np.ndarray, cumulants: np.ndarray, basis: MonomialBas
     return tensors
 
 
-def to_dataset(estimates: dict, stderrs: dict, points: np.ndarray, attrs: dict, theory: dict | None = None):
-    """An ``xarray.Dataset`` with ``G<n>``, ``G<n>_stderr`` and (if known) ``G<n>_theory``.
+def to_dataset(
+    estimates: dict, stderrs: dict, points: np.ndarray, attrs: dict, theory: dict | None = None, replicas=None
+):
+    """An ``xarray.Dataset`` with ``G<n>``, ``G<n>_stderr``, (if known) ``G<n>_theory``
+    and (if given) the jackknife replicas ``G<n>_replicas`` with a leading ``replica`` dim.
 
     The order-r tensors have dims ``p1..pr``, each indexed by point number; the
     points themselves are the variable ``points(point, coordinate)``.
@@ -80,6 +83,8 @@ def to_dataset(estimates: dict, stderrs: dict, points: np.ndarray, attrs: dict, 
         data[f"{name}_stderr"] = (dims, stderrs[name])
         if theory is not None and name in theory:
             data[f"{name}_theory"] = (dims, theory[name])
+        if replicas is not None:
+            data[f"{name}_replicas"] = (("replica",) + dims, replicas[name])
     max_order = max(tensor.ndim for tensor in estimates.values())
     coords = {f"p{k + 1}": np.arange(n_points) for k in range(max_order)}
     coords["point"] = np.arange(n_points)

@@ -80,6 +80,7 @@ def sample_ensemble(
     checkpoint=None,
     checkpoint_every: float = 60.0,
     progress: bool | None = None,
+    keep_replicas: bool = False,
 ):
     """Correlators of ``model`` at ``points`` from ``n_nets`` i.i.d. networks.
 
@@ -92,6 +93,8 @@ def sample_ensemble(
     n_blocks : jackknife blocks (of consecutive networks).
     batch_size : networks per compiled batch (default: sized to memory).
     checkpoint : path of a checkpoint file; an interrupted run resumes from it.
+    keep_replicas : also return the delete-one-block jackknife replicas ``G<n>_replicas``
+        (dims ``replica, p1..pn``), to jackknife quantities derived from several entries.
 
     Returns
     -------
@@ -118,5 +121,13 @@ def sample_ensemble(
     )
     attrs = {"nets": int(n_nets), "seed": int(seed), "method": "ensemble", "n_blocks": int(np.sum(sums.counts > 0))}
     return correlator_result(
-        lambda m: cumulants_from_moments(m, basis), (sums,), basis, orders, spec, params, points, attrs
+        lambda m: cumulants_from_moments(m, basis),
+        (sums,),
+        basis,
+        orders,
+        spec,
+        params,
+        points,
+        attrs,
+        keep_replicas=keep_replicas,
     )

@@ -34,6 +34,7 @@ __all__ = [
     "cumulants_from_moments",
     "moments_from_cumulants",
     "jackknife",
+    "jackknife_stderr",
 ]
 
 
@@ -192,19 +193,30 @@ def moments_from_cumulants(cumulants: np.ndarray, basis: MonomialBasis) -> np.nd
     return out
 
 
-def jackknife(statistic, *sums: BlockedSums) -> tuple[np.ndarray, np.ndarray]:
+def jackknife(statistic, *sums: BlockedSums, replicas: bool = False):
     """Estimate and delete-one-block jackknife standard error of ``statistic(*moments)``.
 
     ``statistic`` maps the moments of each accumulator (arrays of shape
     ``(..., n_monomials)``; all accumulators share one block structure) to an
-    array of shape ``(..., m)``.  With K non-empty blocks,
-    stderr^2 = (K-1)/K * sum_j (theta_(j) - mean_j theta_(j))^2.
-    The standard error is NaN when fewer than two blocks hold samples.
+    array of shape ``(..., m)``.  With ``replicas=True`` the delete-one-block
+    values theta_(j) (shape ``(K, m)``) are returned as a third item, so that any
+    derived quantity can be jackknifed with :func:`jackknife_stderr`.
     """
     estimate = statistic(*(s.means() for s in sums))
-    n_blocks = int(np.sum(sums[0].counts > 0))
+    if int(np.sum(sums[0].counts > 0)) < 2:
+        leave_one_out = np.full((1,) + np.shape(estimate), math.nan)
+    else:
+        leave_one_out = statistic(*(s.leave_one_out_means() for s in sums))
+    stderr = jackknife_stderr(leave_one_out)
+    return (estimate, stderr, leave_one_out) if replicas else (estimate, stderr)
+
+
+def jackknife_stderr(leave_one_out) -> np.ndarray:
+    """Standard error from K delete-one-block replicas theta_(j) (first axis):
+    stderr^2 = (K-1)/K * sum_j (theta_(j) - mean_j theta_(j))^2; NaN for K < 2."""
+    leave_one_out = np.asarray(leave_one_out, dtype=np.float64)
+    n_blocks = leave_one_out.shape[0]
     if n_blocks < 2:
-        return estimate, np.full_like(estimate, math.nan)
-    leave_one_out = statistic(*(s.leave_one_out_means() for s in sums))
+        return np.full(leave_one_out.shape[1:], math.nan)
     spread = leave_one_out - leave_one_out.mean(axis=0)
-    return estimate, np.sqrt((n_blocks - 1) / n_blocks * (spread**2).sum(axis=0))
+    return np.sqrt((n_blocks - 1) / n_blocks * (spread**2).sum(axis=0))

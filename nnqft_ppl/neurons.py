@@ -197,6 +197,7 @@ def sample_neurons(
     checkpoint=None,
     checkpoint_every: float = 60.0,
     progress: bool | None = None,
+    keep_replicas: bool = False,
 ):
     """Exact finite-width correlators from the neurons of ``n_nets`` traced networks.
 
@@ -241,4 +242,14 @@ def sample_neurons(
         "neuron_samples": int(n_nets) * width,
         "n_blocks": int(np.sum(neuron_sums.counts > 0)),
     }
-    return correlator_result(field_cumulants, (neuron_sums, beta_sums), basis, orders, spec, params, points, attrs)
+    return correlator_result(
+        field_cumulants,
+        (neuron_sums, beta_sums),
+        basis,
+        orders,
+        spec,
+        params,
+        points,
+        attrs,
+        keep_replicas=keep_replicas,
+    )

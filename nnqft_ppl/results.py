@@ -26,20 +26,22 @@ def correlator_result(
     points: np.ndarray,
     attrs: dict,
     check_tails: bool = True,
+    keep_replicas: bool = False,
 ):
     """Jackknife the cumulants, add full moments, theory and run metadata.
 
     ``cumulant_statistic(*moments)`` maps the accumulators' moments to field
     cumulants (vectors over ``basis``); full correlators follow from them.
     ``check_tails`` looks for heavy tails in the first accumulator (the field's, or the
-    single-neuron terms' for the exact engine).
+    single-neuron terms' for the exact engine).  ``keep_replicas`` adds the
+    delete-one-block jackknife replicas as ``G<n>_replicas`` (dims ``replica, p1..pn``).
     """
 
     def statistic(*moments):
         cumulants = cumulant_statistic(*moments)
         return np.concatenate([moments_from_cumulants(cumulants, basis), cumulants], axis=-1)
 
-    estimate, stderr = jackknife(statistic, *accumulators)
+    estimate, stderr, replicas = jackknife(statistic, *accumulators, replicas=True)
     if not np.all(np.isfinite(estimate)):
         raise ValueError(f"{spec.name} produced non-finite field values at these points and hyperparameters")
     split = lambda vector: named_tensors(vector[..., : basis.size], vector[..., basis.size :], basis, orders)  # noqa: E731
@@ -56,4 +58,5 @@ def correlator_result(
     if tail is not None:
         warnings.warn(tail, HeavyTailWarning, stacklevel=3)
         attrs["heavy_tails"] = tail
-    return to_dataset(split(estimate), split(stderr), points, attrs, theory)
+    replicas = split(replicas) if keep_replicas else None
+    return to_dataset(split(estimate), split(stderr), points, attrs, theory, replicas)

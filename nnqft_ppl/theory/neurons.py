@@ -179,6 +179,24 @@ def _whitened_inputs(xs, sigma_w, sigma_b):
 def relu_neuron_moment(xs: np.ndarray, sigma_w: float, sigma_b: float) -> np.ndarray:
     """E[prod_j max(0, W.x_j + b)] for the ReLU-net neuron (PHYSICS.md A.1).
 
+    For k = 2 the arc-cosine closed form (PHYSICS.md B.1),
+    E[relu(z_1) relu(z_2)] = sqrt(m11 m22) (sin t + (pi - t) cos t) / (2 pi),
+    cos t = m12 / sqrt(m11 m22); otherwise :func:`_relu_moment_by_quadrature`.
+    """
+    inputs = _whitened_inputs(xs, sigma_w, sigma_b)
+    if inputs.shape[1] != 2:
+        return _relu_moment_by_quadrature(inputs)
+    m = np.einsum("tip,tjp->tij", inputs, inputs)
+    norms = np.sqrt(m[:, 0, 0] * m[:, 1, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos_t = np.where(norms > 0, np.clip(m[:, 0, 1] / norms, -1.0, 1.0), 1.0)
+    t = np.arccos(cos_t)
+    return norms * (np.sin(t) + (np.pi - t) * cos_t) / (2 * np.pi)
+
+
+def _relu_moment_by_quadrature(inputs: np.ndarray) -> np.ndarray:
+    """E[prod_j max(0, xi.v_j)], xi ~ N(0, 1), for whitened inputs v of shape (n_tuples, k, dims).
+
     With z_j = alpha_j + beta_j t, t ~ N(0, 1) the first whitened parameter (the
     bias if sigma_b > 0), the product is a degree-k polynomial in t on the interval
     where every z_j > 0 and zero elsewhere; its t-integral is exact through the
@@ -190,7 +208,6 @@ def relu_neuron_moment(xs: np.ndarray, sigma_w: float, sigma_b: float) -> np.nda
     relative errors ~1e-5 (d = 2 with bias) to ~2e-4 (d = 3 without bias) against
     the closed-form kernel.
     """
-    inputs = _whitened_inputs(xs, sigma_w, sigma_b)
     n_tuples, k, dims = inputs.shape
     if dims - 1 not in _NODES_PER_DIMENSION:
         raise ValueError(f"quadrature over {dims} parameters is not supported (d <= 4)")

@@ -5,6 +5,8 @@
                  [--seed 0] [--method ensemble|neurons] [--json FILE] [--out DIR]
     nnqft scan MODEL --points ... [--widths 2,5,10,...] [--method ensemble|neurons|both] [--out DIR]
     nnqft scan --preset hms20 [--d 1] [--out DIR]
+    nnqft coupling MODEL --points ... --width N [--cutoffs 7,10,...] [--out DIR]
+    nnqft coupling --preset hms20 [--out DIR]
     nnqft reproduce [--quick] [--out DIR]
 
 Bad input exits with status 2 and one line on stderr.
@@ -89,6 +91,22 @@ def _build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--out", help="directory for <case>.nc and <case>.png")
     scan.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
+    coupling = commands.add_parser("coupling", help="local quartic coupling, six-point prediction, cutoff flow")
+    coupling.add_argument("model", nargs="?", help="model (omit with --preset)")
+    coupling.add_argument("--preset", help="named experiment, e.g. hms20 (ReLU N=20, Erf N=5, Gauss N=1000)")
+    coupling_where = coupling.add_mutually_exclusive_group()
+    coupling_where.add_argument("--points", help='points: ";" between points, "," between coordinates')
+    coupling_where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
+    coupling.add_argument("--width", type=int, help="network width N (required without --preset)")
+    coupling.add_argument("--cutoffs", help="comma-separated cutoffs L (default: HMS20's 21, 7..1e5)")
+    coupling.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    coupling.add_argument("--nets", type=int, default=1_000_000, help="networks (default 1000000)")
+    coupling.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble")
+    coupling.add_argument("--seed", type=int, default=0)
+    coupling.add_argument("--json", help="write the records (JSON) to this file")
+    coupling.add_argument("--out", help="directory for <case>.nc and <case>.png")
+    coupling.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
     reproduce.add_argument("--out", default="nnqft_report", help="report directory (default nnqft_report)")
@@ -124,6 +142,8 @@ def _run(args) -> None:
             print(deviation_table(dataset))
     elif args.command == "scan":
         _run_scan(args)
+    elif args.command == "coupling":
+        _run_coupling(args)
     elif args.command == "reproduce":
         from .report import reproduce
 
@@ -177,6 +197,58 @@ def _run_scan(args) -> None:
             print(slope_table(dataset))
     if args.json is not None:
         Path(args.json).write_text(json.dumps(records if args.preset else records[0], indent=1))
+
+
+def _run_coupling(args) -> None:
+    import json
+    from pathlib import Path
+
+    from .coupling import HMS20_CUTOFFS, coupling_record, coupling_table, plot_coupling, quartic_coupling
+    from .presets import COUPLING_PRESETS, ScanCase, get_preset
+    from .spacetime import load_points, parse_points
+
+    cutoffs = HMS20_CUTOFFS if args.cutoffs is None else _parse_numbers(args.cutoffs, "--cutoffs")
+    if args.preset is not None:
+        if args.model is not None or args.points or args.points_file or args.width is not None:
+            raise ValueError("--preset fixes the models, widths and points: give no MODEL, --width or --points")
+        cases = get_preset(args.preset, presets=COUPLING_PRESETS)
+    else:
+        if args.model is None or args.width is None or not (args.points or args.points_file):
+            raise ValueError("coupling needs a MODEL, --width and --points/--points-file (or a --preset)")
+        points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+        cases = [ScanCase(args.model, {"width": args.width}, points, args.model)]
+    records = []
+    for case in cases:
+        params = {**case.params, **_parse_sets(args.set)}
+        dataset = quartic_coupling(
+            case.model,
+            case.points,
+            width=params.pop("width"),
+            cutoffs=cutoffs,
+            n_nets=args.nets,
+            method=args.method,
+            seed=args.seed,
+            params=params,
+            progress=False if args.quiet else None,
+        )
+        records.append({"case": case.label, **coupling_record(dataset)})
+        if args.out is not None:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            dataset.to_netcdf(out / f"{case.label}.nc", engine="h5netcdf")
+            plot_coupling(dataset)[0].figure.savefig(out / f"{case.label}.png", dpi=110)
+        if not args.quiet:
+            print(f"{case.label}: {dataset.attrs['params']}, {args.method}, {args.nets:,} networks")
+            print(coupling_table(dataset))
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(records if args.preset else records[0], indent=1))
+
+
+def _parse_numbers(text: str, flag: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{flag} expects comma-separated numbers, got {text!r}") from None
 
 
 def _attach_values(argv):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from helpers import K_SIGMA
 from scipy import special
 
 from models import gauss_net, relu_net
+from nnqft_ppl.cli import main
 from nnqft_ppl.combinatorics import pairings, unique_tuples
 from nnqft_ppl.coupling import (
     HMS20_CUTOFFS,
@@ -18,6 +20,7 @@ from nnqft_ppl.coupling import (
     quartic_coupling,
     vertex_integrals,
 )
+from nnqft_ppl.presets import COUPLING_PRESETS, get_preset
 from nnqft_ppl.theory import relu_kernel
 
 RELU_POINTS = np.array([[0.2], [0.4], [0.6], [0.8], [1.0], [1.2]])  # HMS20's ReLU inputs (PHYSICS.md H.1)
@@ -169,3 +172,41 @@ def test_model_without_a_kernel_is_refused():
 
     with pytest.raises(ValueError, match="no theory"):
         quartic_coupling(kernel_free_net, RELU_POINTS, width=5, n_nets=10**9)
+
+
+def test_coupling_command_writes_records_and_figures(tmp_path, capsys):
+    out, record_path = tmp_path / "out", tmp_path / "coupling.json"
+    arguments = ["coupling", "relu_net", "--points", "0.2;0.6;1.2", "--width", "20", "--cutoffs", "10,100,1000"]
+    arguments += ["--nets", "6000", "--out", str(out), "--json", str(record_path)]
+    assert main(arguments) == 0
+    record = json.loads(record_path.read_text())
+    assert record["cutoffs"] == [10.0, 100.0, 1000.0] and record["width"] == 20
+    assert record["flow_slope_predicted"] == -5.0 and len(record["lambda_m"]) == 3
+    assert {p.name for p in out.iterdir()} == {"relu_net.nc", "relu_net.png"}
+    assert "homogeneity" in capsys.readouterr().out
+
+
+def test_coupling_preset_has_the_hms20_cases():
+    cases = get_preset("hms20", presets=COUPLING_PRESETS)
+    assert [(case.model, case.params["width"]) for case in cases] == [
+        ("relu_net", 20),
+        ("erf_net", 5),
+        ("gauss_net", 1000),
+    ]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["coupling", "relu_net", "--points", "0.2", "--width", "5", "--cutoffs", "10,-1"], "cutoffs must be"),
+        (["coupling", "relu_net", "--points", "0.2", "--width", "5", "--cutoffs", "10,x"], "comma-separated numbers"),
+        (["coupling", "relu_net", "--points", "0.2"], "needs a MODEL, --width"),
+        (["coupling", "relu_net", "--points", "0.2", "--width", "0"], "width must be a positive integer"),
+        (["coupling", "--preset", "hms20", "--width", "5"], "--preset fixes"),
+        (["coupling", "--preset", "nope"], "unknown preset"),
+    ],
+)
+def test_coupling_command_bad_input(arguments, message, capsys):
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error

@@ -16,6 +16,8 @@ def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
         "scaling-r4-relu_net",
         "engines-agree-erf_net",
         "symmetry-gauss_net-translated",
+        "coupling-flow-relu_net",
+        "six-point-eft-relu_net",
     } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}

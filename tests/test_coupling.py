@@ -183,7 +183,7 @@ def test_coupling_command_writes_records_and_figures(tmp_path, capsys):
     assert record["cutoffs"] == [10.0, 100.0, 1000.0] and record["width"] == 20
     assert record["flow_slope_predicted"] == -5.0 and len(record["lambda_m"]) == 3
     assert {p.name for p in out.iterdir()} == {"relu_net.nc", "relu_net.png"}
-    assert "homogeneity" in capsys.readouterr().out
+    assert "large-L slope" in capsys.readouterr().out
 
 
 def test_coupling_preset_has_the_hms20_cases():

@@ -353,8 +353,8 @@ def plot_coupling(dataset, axes=None):
         left.plot(cutoffs, np.abs(dataset["lambda_m_theory"].values), "k-", lw=1, label="exact finite N")
     attrs = dataset.attrs
     if "flow_slope" in attrs:
-        anchor = coupling[0] * (cutoffs / cutoffs[0]) ** attrs["flow_slope_predicted"]
-        left.plot(cutoffs, anchor, "r--", lw=1, label=f"L^{attrs['flow_slope_predicted']:.3g} (homogeneity)")
+        anchor = coupling[-1] * (cutoffs / cutoffs[-1]) ** attrs["flow_slope_predicted"]  # asymptotic: pin at large L
+        left.plot(cutoffs, anchor, "r--", lw=1, label=f"L^{attrs['flow_slope_predicted']:.3g} (large-L homogeneity)")
         left.set_title(f"{attrs['model']} N={attrs['width']}: slope {attrs['flow_slope']:.4f}")
     left.set(xscale="log", yscale="log", xlabel="cutoff L", ylabel=r"$|\lambda_m(L)|$")
     left.legend(fontsize=7)

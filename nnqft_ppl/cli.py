@@ -7,6 +7,7 @@
     nnqft scan --preset hms20 [--d 1] [--out DIR]
     nnqft coupling MODEL --points ... --width N [--cutoffs 7,10,...] [--out DIR]
     nnqft coupling --preset hms20 [--out DIR]
+    nnqft check MODEL [--set ...] [--d 1] [--scale 1] [--nets N] [--json FILE]
     nnqft reproduce [--quick] [--out DIR]
 
 Bad input exits with status 2 and one line on stderr.
@@ -107,6 +108,17 @@ def _build_parser() -> argparse.ArgumentParser:
     coupling.add_argument("--out", help="directory for <case>.nc and <case>.png")
     coupling.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
+    check = commands.add_parser("check", help="Osterwalder-Schrader axioms: RP, invariance, clustering")
+    check.add_argument("model", help="registered name, or file.py:function / module:function")
+    check.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    check.add_argument("--d", type=int, default=1, help="spacetime dimension of the point sets (default 1)")
+    check.add_argument("--scale", type=float, default=1.0, help="length unit of the point sets (default 1)")
+    check.add_argument("--nets", type=int, default=100_000, help="networks per run (default 100000)")
+    check.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble")
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--json", help="write one record per check (JSON) to this file")
+    check.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
     reproduce.add_argument("--out", default="nnqft_report", help="report directory (default nnqft_report)")
@@ -144,6 +156,28 @@ def _run(args) -> None:
         _run_scan(args)
     elif args.command == "coupling":
         _run_coupling(args)
+    elif args.command == "check":
+        import json
+        from pathlib import Path
+
+        from .axioms import axiom_records, axiom_table, check_axioms
+
+        checks = check_axioms(
+            args.model,
+            d=args.d,
+            scale=args.scale,
+            params=_parse_sets(args.set),
+            n_nets=args.nets,
+            method=args.method,
+            seed=args.seed,
+            progress=False if args.quiet else None,
+        )
+        if args.json is not None:
+            Path(args.json).write_text(json.dumps(axiom_records(checks), indent=1))
+        if not args.quiet:
+            print(axiom_table(checks))
+            for check in checks:
+                print(f"- {check.axiom}: {check.detail}")
     elif args.command == "reproduce":
         from .report import reproduce
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import jax.numpy as jnp
@@ -11,7 +12,8 @@ import numpyro.distributions as dist
 import pytest
 from helpers import K_SIGMA
 
-from nnqft_ppl.axioms import cluster_decomposition, reflection_positivity
+from nnqft_ppl.axioms import cluster_decomposition, euclidean_invariance, reflection_positivity
+from nnqft_ppl.cli import main
 from nnqft_ppl.nets import linear_readout
 
 TIMES = np.linspace(0.25, 2.0, 8)[:, None]
@@ -52,6 +54,50 @@ def test_cos_net_fails_cluster_decomposition_at_finite_width():
 def test_wide_cos_net_clusters_within_errors():
     (check,) = cluster_decomposition("cos_net", [20.0], params={"width": 10_000}, n_nets=20_000, progress=False)
     assert check.verdict == "clusters"
+
+
+PLANE = np.array([[0.0, 0.0], [0.5, 0.2], [-0.3, 0.6], [0.1, -0.4]])
+
+
+def test_cos_net_is_euclidean_invariant_at_width_three():
+    check = euclidean_invariance("cos_net", PLANE, params={"width": 3}, n_nets=30_000, progress=False)
+    assert check.verdict == "invariant within errors" and check.theory < 1e-9
+
+
+def test_gauss_net_translations_break_invariance_at_finite_width():
+    """Gauss-net's G4c depends on sum_i |x_i|^2 (B.2): only rotations about the origin are symmetries."""
+    check = euclidean_invariance(
+        "gauss_net", 0.3 * PLANE, params={"width": 3, "sigma_b": 0.3}, n_nets=30_000, seed=4, progress=False
+    )
+    assert check.verdict == "broken" and check.theory > K_SIGMA
+
+
+def test_check_command_writes_one_record_per_check(tmp_path, capsys):
+    record_path = tmp_path / "check.json"
+    assert main(["check", "cos_net", "--set", "width=5", "--nets", "20000", "--json", str(record_path)]) == 0
+    records = json.loads(record_path.read_text())
+    assert [r["axiom"] for r in records[:3]] == [
+        "reflection positivity",
+        "Euclidean invariance",
+        "permutation symmetry",
+    ]
+    assert all(set(r) == {"axiom", "statistic", "stderr", "theory", "verdict", "detail"} for r in records)
+    assert records[0]["verdict"] == "violated"
+    assert "cluster decomp., L=20" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["check", "cos_net", "--d", "0"], "d must be a positive integer"),
+        (["check", "cos_net", "--scale", "-1"], "scale must be a positive number"),
+        (["check", "cos_net", "--set", "width=0"], "width must be a positive integer"),
+    ],
+)
+def test_check_command_bad_input(arguments, message, capsys):
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error
 
 
 @pytest.mark.parametrize(

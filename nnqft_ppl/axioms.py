@@ -235,7 +235,9 @@ def check_axioms(
     """All checks at default point sets in d dimensions, lengths in units of ``scale``:
     reflection positivity at 8 times 0.25..2 along the first axis, Euclidean invariance
     of G2 and G4c at 4 fixed points in the cube [-1, 1]^d, permutation symmetry, and
-    cluster decomposition at separations 1, 5 and 20."""
+    cluster decomposition at separations 1, 5 and 20, and what the two-point function
+    says about the Lorentzian theory (:func:`~nnqft_ppl.lorentzian.lorentzian_checks`:
+    effective mass, mass gap in d = 1, Kaellen-Lehmann mass; 12 points spaced scale/4)."""
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
         raise ValueError(f"d must be a positive integer, got {d!r}")
     if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
@@ -252,11 +254,14 @@ def check_axioms(
         "holds by construction",
         "a single real field: every G(x_1..x_n) is a symmetric function, estimated on sorted index tuples",
     )
+    from .lorentzian import lorentzian_checks
+
     return [
         reflection_positivity(model, times, **options),
         euclidean_invariance(model, cube, **options),
         permutation,
         *cluster_decomposition(model, scale * np.array([1.0, 5.0, 20.0]), d=d, **options),
+        *lorentzian_checks(model, d=d, step=scale / 4, **options),
     ]
 
 

@@ -3,7 +3,7 @@
 Each block samples its per-neuron parameters inside ``numpyro.plate("neurons",
 width)`` and returns the neurons ``h`` at the points, shape ``(n_points, width)``.
 A model then adds the output layer with :func:`linear_readout`, which records the
-contract's ``"a"``, ``"h"`` and ``"phi"`` sites.  PHYSICS.md A.1-A.2.
+contract's ``"a"``, ``"h"`` and ``"phi"`` sites.  PHYSICS.md A.1-A.3.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ import numpyro.distributions as dist
 from jax.scipy.special import erf
 from jaxtyping import Array, Float
 
-__all__ = ["cos_neurons", "affine_neurons", "linear_readout", "ACTIVATIONS"]
+__all__ = [
+    "cos_neurons",
+    "affine_neurons",
+    "plane_wave_neurons",
+    "spectral_neurons",
+    "linear_readout",
+    "ACTIVATIONS",
+]
 
 
 def _check_scales(positive=(), nonnegative=(), **scales: float) -> None:
@@ -39,10 +46,7 @@ def cos_neurons(x: Float[Array, "n_points d"], width: int, sigma_b: float) -> Fl
     """
     _check_scales(positive=("sigma_b",), sigma_b=sigma_b)
     d = x.shape[1]
-    with numpyro.plate("neurons", width):
-        b = numpyro.sample("b", dist.Normal(0.0, sigma_b / math.sqrt(d)).expand([d]).to_event(1))
-        c = numpyro.sample("c", dist.Uniform(-math.pi, math.pi))
-    return jnp.cos(x @ b.T + c[None, :])
+    return plane_wave_neurons(x, width, dist.Normal(0.0, sigma_b / math.sqrt(d)).expand([d]).to_event(1))
 
 
 def affine_neurons(
@@ -97,3 +101,45 @@ def linear_readout(
     if sigma_bias > 0:
         phi = phi + numpyro.sample("bias", dist.Normal(0.0, sigma_bias))
     return numpyro.deterministic("phi", phi)
+
+
+def plane_wave_neurons(
+    x: Float[Array, "n_points d"],
+    width: int,
+    momentum_distribution: dist.Distribution,
+    amplitude: Callable | None = None,
+) -> Float[Array, "n_points width"]:
+    """Cos-type neurons h_i(x) = F(|b_i|) cos(b_i . x + c_i), b_i ~ momentum_distribution, c_i ~ U[-pi, pi].
+
+    ``momentum_distribution`` has event shape ``(d,)`` (any rotation-invariant law keeps the net
+    Euclidean invariant at every width, PHYSICS.md A.2-A.3); ``amplitude`` maps |b| to F (JAX),
+    ``None`` for F = 1.  E[h(x) h(y)] = 1/2 E_b[F^2 cos(b . (x - y))].  Sites ``"b"`` (width, d)
+    and ``"c"`` (width,).
+    """
+    d = x.shape[1]
+    if tuple(momentum_distribution.event_shape) != (d,):
+        raise ValueError(
+            f"the momentum distribution has event shape {tuple(momentum_distribution.event_shape)}, "
+            f"the points are in d = {d}"
+        )
+    with numpyro.plate("neurons", width):
+        b = numpyro.sample("b", momentum_distribution)
+        c = numpyro.sample("c", dist.Uniform(-math.pi, math.pi))
+    waves = jnp.cos(x @ b.T + c[None, :])
+    if amplitude is None:
+        return waves
+    return amplitude(jnp.linalg.norm(b, axis=-1))[None, :] * waves
+
+
+def spectral_neurons(x: Float[Array, "n_points d"], width: int, design) -> Float[Array, "n_points width"]:
+    """Neurons realising a power spectrum: :func:`plane_wave_neurons` with the law and amplitude of ``design``.
+
+    ``design`` is a :class:`nnqft_ppl.spectral.SpectralDesign` (from
+    :func:`nnqft_ppl.spectral.spectral_design`): b ~ P(b) = G~(|b|)^{1-alpha} 1_{|b|<L} / Z_alpha,
+    F = sqrt(2 Z_alpha / (2 pi)^d) G~(|b|)^{alpha/2}, so that
+    E[h(x) h(y)] = int_{|p|<L} d^dp/(2 pi)^d e^{i p.(x-y)} G~(p) (PHYSICS.md A.3); with
+    :func:`linear_readout` the field has G2 = sigma_a^2 times that.
+    """
+    if x.shape[1] != design.d:
+        raise ValueError(f"the spectral design is for d = {design.d}, the points are in d = {x.shape[1]}")
+    return plane_wave_neurons(x, width, design.momentum_distribution, design.amplitude)

@@ -17,9 +17,23 @@ from .neurons import (
     gaussian_moment,
     relu_neuron_moment,
 )
+from .spectral import (
+    angular_average,
+    cauchy_neuron_moment,
+    cutoff_propagator_1d,
+    free_propagator,
+    radial_fourier_transform,
+    spectral_neuron_moment,
+)
 
 __all__ = [
     "TheoryAccuracyWarning",
+    "angular_average",
+    "cauchy_neuron_moment",
+    "cutoff_propagator_1d",
+    "free_propagator",
+    "radial_fourier_transform",
+    "spectral_neuron_moment",
     "erf_neuron_moment",
     "FieldTheory",
     "FiniteWidthTheory",

@@ -12,7 +12,13 @@ import numpyro.distributions as dist
 import pytest
 from helpers import K_SIGMA
 
-from nnqft_ppl.axioms import cluster_decomposition, euclidean_invariance, reflection_positivity
+from models import cauchy_net, scalar_net
+from nnqft_ppl.axioms import (
+    cluster_decomposition,
+    euclidean_invariance,
+    exact_reflection_ratio,
+    reflection_positivity,
+)
 from nnqft_ppl.cli import main
 from nnqft_ppl.nets import linear_readout
 
@@ -41,6 +47,22 @@ def test_lorentzian_spectrum_is_reflection_positive(seed):
     check = reflection_positivity(lorentzian_cos_net, TIMES, n_nets=40_000, seed=seed, progress=False)
     assert check.verdict == "satisfied within errors"
     assert check.stderr < 0.02  # the test has power: cos_net's violation is -0.09
+
+
+def test_hard_cutoff_scalar_violates_rp_weakly_and_less_as_the_cutoff_grows():
+    """C.2: the cutoff propagator goes negative at large t ~ -sin(L t)/(pi L^2 t); e_min/e_max < 0,
+    shrinking towards 0 as L grows, while the Cauchy net (exactly e^{-m|t|}) is RP."""
+    ratios = [exact_reflection_ratio(scalar_net.theory(mass=1.0, cutoff=cutoff), TIMES) for cutoff in (3, 10, 40, 80)]
+    assert all(r < 0 for r in ratios) and ratios == sorted(ratios) and ratios[-1] > -1e-3
+    assert exact_reflection_ratio(cauchy_net.theory(mass=1.0), TIMES) > -1e-12
+    strong = reflection_positivity(
+        "scalar_net", TIMES, params={"width": 100, "cutoff": 3.0}, n_nets=40_000, progress=False
+    )
+    weak = reflection_positivity(
+        "scalar_net", TIMES, params={"width": 100, "cutoff": 80.0}, n_nets=40_000, progress=False
+    )
+    assert strong.verdict == "violated" and abs(strong.statistic - strong.theory) < K_SIGMA * strong.stderr
+    assert weak.verdict == "satisfied within errors" and weak.theory < 0  # a violation below the resolution
 
 
 def test_cos_net_fails_cluster_decomposition_at_finite_width():

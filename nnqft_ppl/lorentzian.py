@@ -122,6 +122,7 @@ def _spectral_mass(separations, g, stderr, d):
         fit = least_squares(
             lambda x: (propagators(np.exp(x[:k])) @ np.exp(x[k:]) - row) / stderr,  # noqa: B023
             np.log(np.concatenate([masses[used], weights[used]])),
+            max_nfev=100 * k,  # a refinement of the grid fit: far from it the data do not fix the masses anyway
         )
         masses, weights = np.exp(fit.x[:k]), np.exp(fit.x[k:])
         order = np.argsort(masses)

@@ -197,6 +197,8 @@ def euclidean_invariance(
     method: str = "ensemble",
     seed: int = 0,
     progress: bool | None = None,
+    translations: bool = True,
+    transforms=None,
 ) -> AxiomCheck:
     """Correlators at points moved by random Euclidean transformations against the originals.
 
@@ -205,13 +207,22 @@ def euclidean_invariance(
     The statistic is max |z| over elements and transformations (in standard errors,
     so its ``stderr`` is 1); invariance is rejected when it exceeds K_SIGMA.  The
     theory column is the same maximum with the exact correlators in place of the
-    measured differences (0 for an exactly invariant theory).
+    measured differences (0 for an exactly invariant theory).  ``translations=False``
+    tests O(d) alone: rotations and reflections about the origin (Gauss-net keeps
+    those at finite N and loses translations, PHYSICS.md A.5, C.1).  ``transforms``
+    (callables ``points -> points``) replaces the random transformations by given ones.
     """
     points = as_points(points)
     spec = get_model(model)
     rng = np.random.default_rng(seed)
     size = float(np.ptp(points, axis=0).max()) or 1.0  # translations as large as the point set
-    moves = [random_euclidean_transform(points.shape[1], rng, size) for _ in range(n_transforms)]
+    if not translations:
+        size = 0.0
+    if transforms is None:
+        moves = [random_euclidean_transform(points.shape[1], rng, size) for _ in range(n_transforms)]
+        how = f"{n_transforms} random rotations/reflections{' + translations' if translations else ' about the origin'}"
+    else:
+        moves, how = list(transforms), f"{len(transforms)} given transformations"
     runs = [
         sample(
             spec, where, method=method, n_nets=n_nets, orders=orders, seed=seed + k, params=params, progress=progress
@@ -230,11 +241,10 @@ def euclidean_invariance(
     statistic = float(np.nanmax(np.abs(np.concatenate(z))))
     theory = float(np.nanmax(np.abs(np.concatenate(z_theory)))) if z_theory else None
     verdict = "broken" if statistic > K_SIGMA else "invariant within errors"
-    detail = (
-        f"{spec.name} {runs[0].attrs['params']}: max |z| over {', '.join(names)} at {len(points)} points "
-        f"and {n_transforms} random rotations/reflections + translations"
+    detail = f"{spec.name} {runs[0].attrs['params']}: max |z| over {', '.join(names)} at {len(points)} points and {how}"
+    return AxiomCheck(
+        "Euclidean invariance" if translations else "O(d) invariance", statistic, 1.0, theory, verdict, detail
     )
-    return AxiomCheck("Euclidean invariance", statistic, 1.0, theory, verdict, detail)
 
 
 def check_axioms(

@@ -8,6 +8,8 @@
     nnqft coupling MODEL --points ... --width N [--cutoffs 7,10,...] [--out DIR]
     nnqft coupling --preset hms20 [--out DIR]
     nnqft check MODEL [--set ...] [--d 1] [--scale 1] [--nets N] [--json FILE]
+    nnqft compare MODEL_A MODEL_B [--set-a K=V ...] [--set-b K=V ...] [--points ...] [--d 1] [--nets N] [--json FILE]
+    nnqft compare --pair cos-gauss [--set-a ...] [--set-b ...] [--d 1] [--nets N] [--json FILE]
     nnqft reproduce [--quick] [--out DIR]
 
 Bad input exits with status 2 and one line on stderr.
@@ -83,7 +85,16 @@ def _build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--widths", default="2,3,4,5,10,20,50,100,500,1000", help="comma-separated widths")
     scan.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
     scan.add_argument(
-        "--nets", type=int, help="networks per width (default 100000; with --preset 1000000, or 10000 for neurons)"
+        "--nets",
+        type=int,
+        help="networks per width (default 100000; with --preset 1000000); with --method neurons and no "
+        "--neuron-samples, networks per width for the exact engine too",
+    )
+    scan.add_argument(
+        "--neuron-samples",
+        type=int,
+        help="exact engine: neuron samples per width, i.e. about SAMPLES/width networks at each width (the same "
+        "precision of G4c/G4_GP at every width; default 250000 unless --nets is given)",
     )
     scan.add_argument("--orders", default="2,4,6", help="even orders, e.g. 2,4,6")
     scan.add_argument("--method", choices=("ensemble", "neurons", "both"), default="ensemble")
@@ -118,6 +129,24 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--json", help="write one record per check (JSON) to this file")
     check.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
+    compare = commands.add_parser("compare", help="dual theories: equal G2, different G4c and symmetries at finite N")
+    compare.add_argument("model_a", nargs="?", help="first model (omit with --pair)")
+    compare.add_argument("model_b", nargs="?", help="second model (omit with --pair)")
+    compare.add_argument("--pair", help="named dual pair with matched hyperparameters: cos-gauss, cos-fourier")
+    compare.add_argument("--set-a", action="append", metavar="KEY=VALUE", help="hyperparameter of model A (repeatable)")
+    compare.add_argument("--set-b", action="append", metavar="KEY=VALUE", help="hyperparameter of model B (repeatable)")
+    compare_where = compare.add_mutually_exclusive_group()
+    compare_where.add_argument("--points", help='points: ";" between points, "," between coordinates')
+    compare_where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
+    compare.add_argument("--d", type=int, help="dimension of the default points (without --points; default 1)")
+    compare.add_argument("--nets", type=int, default=100_000, help="networks per run (default 100000)")
+    compare.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--transforms", type=int, default=3, help="random transformations per symmetry check")
+    compare.add_argument("--no-symmetries", action="store_true", help="skip the E(d)/O(d) invariance checks")
+    compare.add_argument("--json", help="write the comparison record (JSON) to this file")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
@@ -178,6 +207,8 @@ def _run(args) -> None:
             print(axiom_table(checks))
             for check in checks:
                 print(f"- {check.axiom}: {check.detail}")
+    elif args.command == "compare":
+        _run_compare(args)
     elif args.command == "reproduce":
         from .report import reproduce
 
@@ -188,7 +219,7 @@ def _run_scan(args) -> None:
     import json
     from pathlib import Path
 
-    from .presets import EXACT_ENGINE_NETS, HMS20_NETS, ScanCase, get_preset
+    from .presets import EXACT_ENGINE_SAMPLES, HMS20_NETS, ScanCase, get_preset
     from .scan import plot_width_scan, scan_record, slope_table, width_scan
     from .spacetime import load_points, parse_points
 
@@ -198,13 +229,16 @@ def _run_scan(args) -> None:
         if args.model is not None or args.points or args.points_file:
             raise ValueError("--preset fixes the models and points: give no MODEL, --points or --points-file")
         cases = get_preset(args.preset, args.d)
-        nets = args.nets or (EXACT_ENGINE_NETS if args.method == "neurons" else HMS20_NETS)
+        nets = args.nets or HMS20_NETS
     else:
         if args.model is None or not (args.points or args.points_file):
             raise ValueError("scan needs a MODEL and --points/--points-file (or a --preset)")
         points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
         cases = [ScanCase(args.model, {}, points, args.model)]
         nets = args.nets or 100_000
+    neuron_samples = args.neuron_samples
+    if neuron_samples is None and args.nets is None:
+        neuron_samples = EXACT_ENGINE_SAMPLES
     records = []
     for case in cases:
         dataset = width_scan(
@@ -217,6 +251,7 @@ def _run_scan(args) -> None:
             seed=args.seed,
             params={**case.params, **overrides},
             progress=False if args.quiet else None,
+            neuron_samples=neuron_samples,
         )
         records.append({"case": case.label, **scan_record(dataset)})
         if args.out is not None:
@@ -227,10 +262,22 @@ def _run_scan(args) -> None:
                 axes = plot_width_scan(dataset, method)
                 axes[0].figure.savefig(out / f"{case.label}-{method}.png", dpi=110)
         if not args.quiet:
-            print(f"{case.label}: {dataset.attrs['params']}, {nets:,} networks per width")
+            print(f"{case.label}: {dataset.attrs['params']}, {_scan_size(dataset)} per width")
             print(slope_table(dataset))
     if args.json is not None:
         Path(args.json).write_text(json.dumps(records if args.preset else records[0], indent=1))
+
+
+def _scan_size(dataset) -> str:
+    """How much each width of a scan drew: networks, or neuron samples (and the networks that gave them)."""
+    methods, sizes = list(dataset["method"].values), []
+    for k, method in enumerate(methods):
+        size = f"{dataset.attrs['nets']:,} networks"
+        if method == "neurons" and "neuron_samples" in dataset.attrs:
+            nets = dataset["nets"].isel(method=k).values
+            size = f"{dataset.attrs['neuron_samples']:,} neuron samples ({nets.max():,} to {nets.min():,} networks)"
+        sizes.append(f"{method}: {size}" if len(methods) > 1 else size)
+    return ", ".join(sizes)
 
 
 def _run_coupling(args) -> None:
@@ -276,6 +323,56 @@ def _run_coupling(args) -> None:
             print(coupling_table(dataset))
     if args.json is not None:
         Path(args.json).write_text(json.dumps(records if args.preset else records[0], indent=1))
+
+
+def _run_compare(args) -> None:
+    import json
+    from pathlib import Path
+
+    from .duality import DUAL_PAIRS, compare_models, default_points
+    from .spacetime import load_points, parse_points
+
+    if args.pair is not None:
+        if args.model_a is not None:
+            raise ValueError("--pair fixes the models: give no MODEL_A or MODEL_B")
+        if args.pair not in DUAL_PAIRS:
+            raise ValueError(f"unknown dual pair {args.pair!r}; available: {', '.join(DUAL_PAIRS)}")
+        pair = DUAL_PAIRS[args.pair]
+        model_a, model_b, params_a, params_b = pair.model_a, pair.model_b, dict(pair.params_a), dict(pair.params_b)
+    else:
+        if args.model_a is None or args.model_b is None:
+            raise ValueError("compare needs MODEL_A and MODEL_B (or --pair NAME)")
+        pair, model_a, model_b, params_a, params_b = None, args.model_a, args.model_b, {}, {}
+    if args.points is not None or args.points_file is not None:
+        points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+        if args.d is not None and args.d != points.shape[1]:
+            raise ValueError(f"--d {args.d} contradicts the points, which have d = {points.shape[1]}")
+    else:
+        d = 1 if args.d is None else args.d
+        points = pair.points(d) if pair is not None else default_points(d)
+    comparison = compare_models(
+        model_a,
+        model_b,
+        points,
+        params_a={**params_a, **_parse_sets(args.set_a)},
+        params_b={**params_b, **_parse_sets(args.set_b)},
+        n_nets=args.nets,
+        method=args.method,
+        seed=args.seed,
+        symmetries=not args.no_symmetries,
+        n_transforms=args.transforms,
+        progress=False if args.quiet else None,
+        pair=args.pair,
+    )
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(comparison.record(), indent=1))
+    if not args.quiet:
+        print(f"A: {comparison.model_a} {comparison.params_a}")
+        print(f"B: {comparison.model_b} {comparison.params_b}")
+        print(f"{len(points)} points, {args.method}, {args.nets:,} networks per run")
+        print(comparison.table())
+        for check in comparison.checks[:3]:
+            print(f"- {check.name}: {check.detail}")
 
 
 def _parse_numbers(text: str, flag: str) -> list[float]:

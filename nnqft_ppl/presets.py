@@ -35,9 +35,16 @@ class ScanCase:
 
 HMS20_WIDTHS = (2, 3, 4, 5, 10, 20, 50, 100, 500, 1000)
 HMS20_NETS = 1_000_000
-EXACT_ENGINE_NETS = 10_000
-"""Networks per width for the exact engine: each gives `width` neuron samples, so 1e4
-already resolves the 1/N terms far better than 1e6 whole networks."""
+EXACT_ENGINE_SAMPLES = 250_000
+"""Neuron samples per width for the exact engine (``nnqft scan --method neurons``): about
+250000 / N networks at width N (:func:`nnqft_ppl.scan.neuron_nets`), so G4c/G4_GP and
+G6c/G6_GP have the same relative error at every width.  HMS20 d = 1, per width:
+G4c/G4_GP to ~2% (Erf-net) and ~4% (ReLU-net), G6c/G6_GP to ~10-20%; the heavy-tailed
+Gauss-net ~15-50%.  The fitted powers of N are as precise as with the previous fixed
+10^4 networks per width (10^4 N samples at width N: 1.7e7 per architecture instead of
+2.5e6), which resolved the widest networks far better than the narrowest.  The
+network-level term (an output bias) gets only ~250000 / N samples: at the largest
+widths it limits G2, and with it m4 and m6 (not r4, r6)."""
 
 _ERF_1D = np.array([-1.0, -0.6, -0.2, 0.2, 0.6, 1.0])[:, None]
 _RELU_1D = np.array([0.2, 0.4, 0.6, 0.8, 1.0, 1.2])[:, None]

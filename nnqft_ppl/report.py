@@ -270,6 +270,98 @@ def finite_width_symmetries(sizes: Sizes, out: Path) -> list[Claim]:
     return claims
 
 
+def _pair_values(comparison, name: str, element) -> tuple[float, float, float]:
+    """Model a's and model b's value of ``name`` at ``element`` and their combined standard error."""
+    index = tuple(element)
+    (a, a_err), (b, b_err) = (_entry(run, name, index) for run in comparison.runs)
+    return a, b, float(np.hypot(a_err, b_err))
+
+
+@check
+def dual_theories(sizes: Sizes, out: Path) -> list[Claim]:
+    """Dual pairs (PHYSICS A.5) at their matched hyperparameters, N = 3: equal G2, different G4c
+    (by the theories' difference), and Gauss-net's finite-N symmetry: O(d) but not E(d)."""
+    from .axioms import euclidean_invariance
+    from .duality import DUAL_PAIRS, compare_pair
+
+    claims = []
+    for seed, name in enumerate(DUAL_PAIRS):
+        comparison = compare_pair(name, d=2, n_nets=sizes.nets, seed=10 * seed, symmetries=False, progress=False)
+        pair = f"{comparison.model_a} vs {comparison.model_b} (A.5 matching, N={comparison.params_a['width']}, d=2)"
+        g2, g4c, residual = (comparison.get(c) for c in ("G2 equal", "G4c differ", "G4c difference vs theory"))
+        a, b, error = _pair_values(comparison, "G2", g2.element)
+        claims.append(
+            Claim(
+                f"dual-g2-{name}",
+                f"{pair}: equal G2 (worst of the unique elements, {tuple(g2.element)}; theory column: model a)",
+                "PHYSICS A.5",
+                a,
+                b,
+                error,
+            )
+        )
+        a, b, error = _pair_values(comparison, "G4c", g4c.element)
+        claims.append(
+            Claim(
+                f"dual-g4c-{name}",
+                f"{pair}: G4c{tuple(g4c.element)} differs at finite N (theory column: model a)",
+                "PHYSICS A.5, B.2-B.4",
+                a,
+                b,
+                error,
+                expect="differ",
+            )
+        )
+        a, b, error = _pair_values(comparison, "G4c", residual.element)
+        index = tuple(residual.element)
+        expected = float(
+            comparison.runs[1]["G4c_theory"].values[index] - comparison.runs[0]["G4c_theory"].values[index]
+        )
+        claims.append(
+            Claim(
+                f"dual-g4c-difference-{name}",
+                f"{pair}: G4c_b - G4c_a at {index} (worst element) equals the theories' difference",
+                "PHYSICS A.5, B.2-B.4",
+                expected,
+                b - a,
+                error,
+            )
+        )
+    reflection = np.diag([1.0, -1.0])
+    cases = [  # (pair, model, fixed transformation of the pair's points in d = 2, what it is, expect)
+        ("cos-gauss", "gauss_net", lambda p: p @ (_rotation(2.0) @ reflection).T, "rotations", "agree"),
+        ("cos-gauss", "gauss_net", lambda p: p + np.array([0.3, -0.3]), "translations", "differ"),
+        ("cos-fourier", "fourier_net", lambda p: p @ _rotation(0.9).T + np.array([2.0, -1.5]), "euclidean", "agree"),
+    ]
+    for seed, (name, model, move, group, expect) in enumerate(cases):
+        pair = DUAL_PAIRS[name]
+        symmetry = euclidean_invariance(
+            model,
+            pair.points(2),
+            params=pair.params_b,
+            n_nets=sizes.nets,
+            seed=100 + 10 * seed,
+            transforms=[move],
+            progress=False,
+        )
+        moved = {"rotations": "rotated and reflected about the origin", "translations": "translated by (0.3, -0.3)"}
+        relation = "equal" if expect == "agree" else "differ from"
+        claims.append(
+            Claim(
+                f"dual-symmetry-{model}-{group}",
+                f"{model} (pair {name}, N={pair.params_b['width']}, d=2): G2 and G4c at the "
+                f"{moved.get(group, 'rotated and translated')} points {relation} "
+                "those at the original ones (measured: max |z| over the unique elements, in standard errors)",
+                "PHYSICS A.5, C.1",
+                0.0,
+                symmetry.statistic,
+                1.0,
+                expect=expect,
+            )
+        )
+    return claims
+
+
 def reproduce(out_dir="nnqft_report", quick: bool = False) -> list[Claim]:
     """Run every registered check, write report.md / report.json / figures, return the claims."""
     out = Path(out_dir)

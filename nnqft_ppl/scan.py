@@ -24,8 +24,9 @@ from .registry import get_model
 from .sampling import METHODS
 from .spacetime import as_points
 from .theory import GaussianTheory, predict
+from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP
 
-__all__ = ["width_scan", "fit_power_law", "validate_widths"]
+__all__ = ["width_scan", "fit_power_law", "validate_widths", "neuron_nets"]
 
 
 def validate_widths(widths) -> tuple[int, ...]:
@@ -60,6 +61,25 @@ def fit_power_law(widths, values, errors) -> tuple[float, float]:
     return float(power), float(np.sqrt(covariance[1, 1]))
 
 
+def neuron_nets(width: int, neuron_samples: int, n_blocks: int = 10) -> int:
+    """Networks the exact engine traces at ``width`` for at least ``neuron_samples`` neuron samples.
+
+    With output weights a ~ sigma_a / sqrt(N) (:func:`nnqft_ppl.nets.linear_readout`)
+    sqrt(N) a h has the same law at every width, so the relative error of
+    N kappa_r[a h] (G4c, G6c and their ratios to G_GP) depends on the number of
+    neuron samples n_nets * N alone: a fixed number gives every width the same
+    precision.  The count is ceil(neuron_samples / width), at least one group of
+    ``NETS_PER_GROUP`` networks per jackknife block, rounded up to whole chunks of
+    ``NETS_PER_CHUNK`` networks (a partly used chunk costs as much as a full one).
+    The network-level term (an output bias) has only n_nets samples: at large
+    widths it sets the precision of G2 and so of m_n.
+    """
+    if isinstance(neuron_samples, bool) or not isinstance(neuron_samples, (int, np.integer)) or neuron_samples < 1:
+        raise ValueError(f"neuron_samples must be a positive integer, got {neuron_samples!r}")
+    nets = max(-(-int(neuron_samples) // int(width)), n_blocks * NETS_PER_GROUP)
+    return -(-nets // NETS_PER_CHUNK) * NETS_PER_CHUNK
+
+
 def _gaussian_limit(spec, params, points, orders, widest):
     """G_GP tensors: the theory's infinite-width kernel, else the measured G2 of the widest run."""
     if spec.theory is not None:
@@ -82,15 +102,20 @@ def width_scan(
     params: dict | None = None,
     n_blocks: int = 10,
     progress: bool | None = None,
+    neuron_samples: int | None = None,
 ):
     """Measure m_n, the connected ratios and the background at every width.
 
     ``method`` is ``"ensemble"``, ``"neurons"`` or ``"both"``; ``orders`` must be even
     (the fields are Z2 symmetric, so odd G_GP vanish and m_n is undefined).  The
-    hyperparameter ``width`` is set by the scan.  Returns an ``xarray.Dataset`` with
-    dims ``method``, ``width`` and one element dim ``e<n>`` per order (labelled by
-    the point-index tuple), and the power-law fits of the element means in
-    ``slope_*`` variables.
+    hyperparameter ``width`` is set by the scan.  ``n_nets`` networks are drawn at
+    every width; with ``neuron_samples`` the exact engine instead traces
+    :func:`neuron_nets` networks at each width (the same number of neuron samples,
+    so the same precision of G4c/G4_GP, at every width: n_nets * N samples would
+    spend ~N times more work on the widest networks than on the narrowest).
+    Returns an ``xarray.Dataset`` with dims ``method``, ``width`` and one element dim
+    ``e<n>`` per order (labelled by the point-index tuple), the networks of each run
+    in ``nets``, and the power-law fits of the element means in ``slope_*`` variables.
     """
     import xarray as xr
 
@@ -107,11 +132,17 @@ def width_scan(
         raise ValueError(f"unknown method {method!r}; choose ensemble, neurons or both")
     params = {k: v for k, v in dict(params or {}).items() if k != "width"}
     points = as_points(points)
+    if neuron_samples is not None:
+        neuron_nets(1, neuron_samples)  # validate early
+
+    def nets(m, width):
+        return neuron_nets(width, neuron_samples, n_blocks) if m == "neurons" and neuron_samples else n_nets
+
     runs = {
         (m, width): METHODS[m](
             spec,
             points,
-            n_nets=n_nets,
+            n_nets=nets(m, width),
             orders=orders,
             seed=seed,
             params={**params, "width": width},
@@ -150,9 +181,12 @@ def width_scan(
                     data[f"r{order}_theory"] = (dims, gather(f"{name}c_theory", index) / gp)
     dataset = xr.Dataset(data, coords=coords)
     dataset["points"] = (("point", "coordinate"), points)
+    dataset["nets"] = (("method", "width"), [[nets(m, w) for w in widths] for m in methods])
     dataset.attrs.update(
         model=spec.name, params=json.dumps(resolved), nets=int(n_nets), seed=int(seed), n_blocks=int(n_blocks)
     )
+    if neuron_samples is not None and "neurons" in methods:
+        dataset.attrs["neuron_samples"] = int(neuron_samples)
     return _add_fits(dataset, orders)
 
 
@@ -185,6 +219,12 @@ def _add_fits(dataset, orders):
         dataset[f"slope_{quantity}_stderr"] = ("method", [f[1] for f in fits])
         dataset[f"slope_{quantity}_element"] = ("method", [f[2] for f in fits])
     return dataset
+
+
+def _run_size(dataset, method: str) -> str:
+    if method == "neurons" and "neuron_samples" in dataset.attrs:
+        return f"{dataset.attrs['neuron_samples']:,} neuron samples/width"
+    return f"{dataset.attrs['nets']:,} nets"
 
 
 def plot_width_scan(dataset, method: str | None = None, axes=None):
@@ -228,7 +268,7 @@ def plot_width_scan(dataset, method: str | None = None, axes=None):
         ax.legend(fontsize=7)
     for background, color in bands:
         left.fill_between(widths, left.get_ylim()[0], background, color=color, alpha=0.12)
-    left.set_title(f"{dataset.attrs['model']} ({method}, {dataset.attrs['nets']:,} nets; band: background)")
+    left.set_title(f"{dataset.attrs['model']} ({method}, {_run_size(dataset, method)}; band: background)")
     right.set_title("connected ratios; lines: exact finite N")
     return axes
 
@@ -242,7 +282,8 @@ is steeper than -1 (HMS20 ReLU-net, d = 1: -1.25), as its exact-theory line show
 
 
 def scan_record(dataset) -> dict:
-    """JSON-friendly summary: element means per width, theory, and the fitted powers."""
+    """JSON-friendly summary: element means per width, theory, the fitted powers, and the
+    networks of every run (``nets_per_width``; ``nets`` is the scan's ``n_nets``)."""
     record = {
         "model": dataset.attrs["model"],
         "params": json.loads(dataset.attrs["params"]),
@@ -251,6 +292,13 @@ def scan_record(dataset) -> dict:
         "nets": int(dataset.attrs["nets"]),
         "methods": {},
     }
+    if "nets" in dataset:  # networks of each run, per method and width
+        record["nets_per_width"] = {
+            str(method): dataset["nets"].isel(method=k).values.tolist()
+            for k, method in enumerate(dataset["method"].values)
+        }
+    if "neuron_samples" in dataset.attrs:
+        record["neuron_samples"] = int(dataset.attrs["neuron_samples"])
     for k, method in enumerate(dataset["method"].values):
         view = dataset.isel(method=k)
         entry = {}

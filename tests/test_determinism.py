@@ -28,6 +28,16 @@ def test_batch_size_does_not_change_a_single_bit():
         np.testing.assert_array_equal(small[name], large[name], err_msg=name)
 
 
+def test_exact_engine_batch_size_does_not_change_a_single_bit():
+    """The exact engine sums each group's neurons tile by tile in an order fixed by the width
+    (width 37: 592 neurons per group, three tiles of 256, the last padded)."""
+    run = {**RUN, "params": {"width": 37}}
+    small = _values(nn.sample_neurons("cos_net", POINTS, batch_size=NETS_PER_CHUNK, **run))
+    large = _values(nn.sample_neurons("cos_net", POINTS, batch_size=16 * NETS_PER_CHUNK, **run))
+    for name in small:
+        np.testing.assert_array_equal(small[name], large[name], err_msg=name)
+
+
 SCRIPT = """
 import json, sys
 import nnqft_ppl as nn

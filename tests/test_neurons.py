@@ -10,7 +10,11 @@ import pytest
 from helpers import K_SIGMA, max_deviation, max_difference
 
 import nnqft_ppl as nn
+from nnqft_ppl.moments import MonomialBasis, cumulants_from_moments
 from nnqft_ppl.nets import cos_neurons, linear_readout
+from nnqft_ppl.neurons import SAMPLES_PER_TILE, _gaussian_cumulants, _tiling
+from nnqft_ppl.streaming import TRACE_COUNTS
+from nnqft_ppl.tracing import NETS_PER_GROUP
 
 
 @pytest.mark.parametrize(
@@ -123,3 +127,38 @@ def _centred_net(x, width=5, d=1):
 def test_exact_engine_refuses_non_exchangeable_neurons(model, reason):
     with pytest.raises(ValueError, match=reason):
         nn.sample_neurons(model, [[0.0], [1.0]], n_nets=256)
+
+
+def test_power_sums_compile_once_for_every_model_and_width_with_the_same_tiling():
+    """The exact engine compiles the traced networks once per model and width, and their
+    power sums once per tiling and orders (widths 5 and 6 both put a group's neurons in
+    one tile of 128; the network-level terms' sums serve every width)."""
+    points = [[0.05], [0.45], [0.95]]
+    before = TRACE_COUNTS["batch"]
+    nn.sample_neurons("erf_net", points, n_nets=256, orders=(2, 4), params={"width": 5, "sigma_w": 0.9})
+    assert TRACE_COUNTS["batch"] - before <= 4  # keys, networks, neuron and network-level sums
+    for model, width in (("relu_net", 6), ("erf_net", 6)):
+        before = TRACE_COUNTS["batch"]
+        nn.sample_neurons(model, points, n_nets=256, orders=(2, 4), params={"width": width, "sigma_w": 0.9})
+        assert TRACE_COUNTS["batch"] - before == 1, model
+
+
+@pytest.mark.parametrize("width", [1, 5, 17, 40])
+def test_tiles_cover_every_neuron_of_a_group(width):
+    """One tile of the next power of two, or whole tiles of SAMPLES_PER_TILE (padding < one tile)."""
+    tile, n_tiles = _tiling(width)
+    samples = NETS_PER_GROUP * width
+    assert tile & (tile - 1) == 0 and tile * n_tiles >= samples
+    assert tile * (n_tiles - 1) < samples
+    assert tile <= SAMPLES_PER_TILE
+
+
+@pytest.mark.parametrize("n_points, max_order", [(3, 6), (2, 4), (4, 2), (1, 1)])
+def test_gaussian_network_term_keeps_the_first_two_cumulants(n_points, max_order, rng):
+    """The network-level term's cumulants: mean and covariance as the general moment ->
+    cumulant conversion gives them, nothing beyond (a Gaussian output bias)."""
+    basis = MonomialBasis(n_points, max_order)
+    moments = rng.normal(size=(5, basis.size))
+    expected = cumulants_from_moments(moments, basis)
+    expected[..., basis.offsets[min(3, max_order + 1)] :] = 0.0
+    np.testing.assert_array_equal(_gaussian_cumulants(moments, basis), expected)

@@ -18,6 +18,11 @@ def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
         "symmetry-gauss_net-translated",
         "coupling-flow-relu_net",
         "six-point-eft-relu_net",
+        "dual-g2-cos-gauss",
+        "dual-g4c-cos-gauss",
+        "dual-g4c-difference-cos-fourier",
+        "dual-symmetry-gauss_net-translations",
+        "dual-symmetry-gauss_net-rotations",
     } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}

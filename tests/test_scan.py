@@ -8,7 +8,8 @@ from helpers import K_SIGMA
 
 from nnqft_ppl.cli import main
 from nnqft_ppl.presets import get_preset
-from nnqft_ppl.scan import fit_power_law, width_scan
+from nnqft_ppl.scan import fit_power_law, neuron_nets, width_scan
+from nnqft_ppl.tracing import NETS_PER_CHUNK
 
 POINTS = [[0.0], [0.4], [0.9]]
 
@@ -123,9 +124,83 @@ def test_scan_command_writes_records_and_figures(tmp_path, capsys):
         (["scan", "cos_net"], "needs a MODEL and --points"),
         (["scan", "cos_net", "--preset", "hms20"], "--preset fixes the models"),
         (["scan", "--preset", "nope"], "unknown preset"),
+        (["scan", "cos_net", "--points", "0", "--method", "neurons", "--neuron-samples", "0"], "positive integer"),
     ],
 )
 def test_scan_command_bad_input(arguments, message, capsys):
     assert main(arguments) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and message in error
+
+
+@pytest.mark.parametrize(
+    "width, samples, n_blocks, expected",
+    [
+        (1000, 250_000, 10, 256),  # 250 networks: one chunk
+        (3, 250_000, 10, 83_456),  # ceil(250000 / 3) = 83334, rounded up to 326 chunks
+        (1, 250_000, 10, 250_112),
+        (100_000, 250_000, 10, 256),  # 3 networks: raised to a group per jackknife block, then a chunk
+        (10, 1_000, 20, 512),  # 20 blocks x 16 networks = 320
+    ],
+)
+def test_neuron_nets_rule(width, samples, n_blocks, expected):
+    assert neuron_nets(width, samples, n_blocks) == expected
+
+
+@pytest.mark.parametrize("width", [2, 7, 50, 999])
+def test_neuron_nets_give_at_least_the_samples_in_whole_chunks(width):
+    nets = neuron_nets(width, 250_000)
+    assert nets % NETS_PER_CHUNK == 0
+    assert nets * width >= 250_000 > (nets - NETS_PER_CHUNK) * width
+
+
+def test_neuron_nets_rejects_a_bad_number_of_samples():
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            neuron_nets(4, bad)
+
+
+def test_constant_neuron_samples_give_every_width_the_same_precision():
+    """With a fixed number of neuron samples the relative error of G4c (= that of r4) is the
+    same at every width, where a fixed number of networks would make it ~sqrt(N) smaller at
+    large N (a factor 10 between N = 3 and 300).  Each jackknife error is itself uncertain
+    by ~1/sqrt(2 (K - 1)) = 16% with K = 20 blocks, so the ratio of two is held to 2.5 (4 sigma)."""
+    widths, samples = [3, 30, 300], 2**17
+    scan = width_scan(
+        "cos_net",
+        POINTS,
+        widths,
+        orders=(2, 4),
+        method="neurons",
+        params={"sigma_b": 1.3},
+        n_blocks=20,
+        neuron_samples=samples,
+    )
+    assert scan["nets"].values.tolist() == [[neuron_nets(w, samples, 20) for w in widths]]
+    assert scan.attrs["neuron_samples"] == samples
+    theory = np.abs(scan["r4_theory"].isel(method=0).values)
+    element = int(np.argmax(theory[0]))
+    relative = scan["r4_stderr"].isel(method=0).values[:, element] / theory[:, element]
+    assert relative.max() / relative.min() < 2.5, relative
+    for name, power in (("r4", -1.0), ("r6", -2.0)):
+        if f"slope_{name}" in scan:
+            slope, error = float(scan[f"slope_{name}"][0]), float(scan[f"slope_{name}_stderr"][0])
+            assert abs(slope - power) < K_SIGMA * error, (name, slope, error)
+
+
+def test_scan_command_neuron_samples(tmp_path, monkeypatch):
+    """--neuron-samples sets the exact engine's samples per width; without it (and without
+    --nets) the default EXACT_ENGINE_SAMPLES applies; --nets keeps a fixed number of networks."""
+    import nnqft_ppl.presets as presets
+
+    monkeypatch.setattr(presets, "EXACT_ENGINE_SAMPLES", 4096)
+    common = ["scan", "cos_net", "--points", "0;0.5", "--widths", "2,8", "--orders", "2,4", "--method", "neurons"]
+    for extra, samples in (["--neuron-samples", "8192"], 8192), ([], 4096), (["--nets", "512"], None):
+        path = tmp_path / f"scan-{samples}.json"
+        assert main([*common, *extra, "--json", str(path), "--quiet"]) == 0
+        record = json.loads(path.read_text())
+        if samples is None:
+            assert "neuron_samples" not in record and record["nets_per_width"]["neurons"] == [512, 512]
+        else:
+            assert record["neuron_samples"] == samples
+            assert record["nets_per_width"]["neurons"] == [neuron_nets(2, samples), neuron_nets(8, samples)]

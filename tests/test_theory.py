@@ -415,3 +415,19 @@ def test_finite_width_theory_accepts_any_neuron():
     np.testing.assert_allclose(predicted["G2"], s**2, rtol=1e-14)
     np.testing.assert_allclose(predicted["G4c"], 0.0, atol=1e-12)
     np.testing.assert_allclose(predicted["G6c"], 0.0, atol=1e-11)
+
+
+def test_quadrature_is_memoised_across_widths_and_still_warns_every_time():
+    """A width scan asks for the same Erf-net neuron moments at every width: they are computed
+    once, and each call still reports (and NaNs) the tuples where the quadrature fails."""
+    from nnqft_ppl.theory.neurons import TheoryAccuracyWarning, _fine_and_coarse_quadrature, erf_neuron_moment
+
+    xs = np.array([[[0.1], [0.2], [0.3], [0.4]], [[30.0], [30.0], [-30.0], [30.0]]])
+    hits = _fine_and_coarse_quadrature.cache_info().hits
+    values = []
+    for _ in range(2):
+        with pytest.warns(TheoryAccuracyWarning, match="did not converge for 1 of 2"):
+            values.append(erf_neuron_moment(xs, 1.0, 1.0))
+    assert _fine_and_coarse_quadrature.cache_info().hits == hits + 1
+    np.testing.assert_array_equal(values[0], values[1])
+    assert np.isfinite(values[0][0]) and np.isnan(values[0][1])

@@ -113,6 +113,9 @@ def width_scan(
     :func:`neuron_nets` networks at each width (the same number of neuron samples,
     so the same precision of G4c/G4_GP, at every width: n_nets * N samples would
     spend ~N times more work on the widest networks than on the narrowest).
+    Every run draws its own networks (seeds ``seed``, ``seed + 1``, ... over the
+    methods and widths): a width-4 and a width-8 run with one seed would share their
+    first four neurons, correlating the points of the fits and the two engines.
     Returns an ``xarray.Dataset`` with dims ``method``, ``width`` and one element dim
     ``e<n>`` per order (labelled by the point-index tuple), the networks of each run
     in ``nets``, and the power-law fits of the element means in ``slope_*`` variables.
@@ -138,19 +141,19 @@ def width_scan(
     def nets(m, width):
         return neuron_nets(width, neuron_samples, n_blocks) if m == "neurons" and neuron_samples else n_nets
 
-    runs = {
+    runs = {  # independent networks for every run: seed + its position in the (method, width) grid
         (m, width): METHODS[m](
             spec,
             points,
             n_nets=nets(m, width),
             orders=orders,
-            seed=seed,
+            seed=seed + k * len(widths) + j,
             params={**params, "width": width},
             n_blocks=n_blocks,
             progress=progress,
         )
-        for m in methods
-        for width in widths
+        for k, m in enumerate(methods)
+        for j, width in enumerate(widths)
     }
     first = runs[methods[0], widths[0]]
     resolved = {k: v for k, v in json.loads(first.attrs["params"]).items() if k != "width"}

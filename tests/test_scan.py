@@ -31,7 +31,7 @@ def test_fitted_powers_of_n(cos_scan):
     for name, power in (("r4", -1.0), ("r6", -2.0), ("m6", -1.0)):
         slope, error = float(cos_scan[f"slope_{name}"][0]), float(cos_scan[f"slope_{name}_stderr"][0])
         assert np.isfinite(slope) and abs(slope - power) < K_SIGMA * error, (name, slope, error)
-        assert error < 0.1
+        assert error < 0.15  # tells -1 from -2 by > 6 errors
 
 
 def test_m2_sits_at_the_background(cos_scan):

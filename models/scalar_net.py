@@ -2,6 +2,8 @@ r"""Free massive scalar with a hard momentum cutoff, "Scalar-net" (PHYSICS.md A.
 
 import functools
 
+import numpy as np
+
 from nnqft_ppl import register_model
 from nnqft_ppl.nets import _check_scales, linear_readout, spectral_neurons
 from nnqft_ppl.spectral import SpectralDesign, free_scalar_spectrum, spectral_design
@@ -48,7 +50,15 @@ def theory(width=100, d=1, mass=1.0, cutoff=20.0, alpha=0.0, sigma_a=1.0):
     return FiniteWidthTheory.gaussian_readout(width, lambda xs: spectral_neuron_moment(xs, design, propagator), sigma_a)
 
 
-@register_model(theory=theory)
+def spectrum(width=100, d=1, mass=1.0, cutoff=20.0, alpha=0.0, sigma_a=1.0):
+    r"""Power spectrum :math:`\sigma_a^2\,\mathbb 1_{|p|<\Lambda}/(p^2+m^2)`: the step at the cutoff has no
+    positive Kaellen-Lehmann density; the violation shrinks as the cutoff grows (PHYSICS.md C.2)."""
+    scalar_design(d, mass, cutoff, alpha)  # validates
+    propagator = free_scalar_spectrum(mass)
+    return (lambda p: sigma_a**2 * (p < cutoff) * propagator(p)), np.geomspace(0.01 * mass, 4 * cutoff, 64)
+
+
+@register_model(theory=theory, spectrum=spectrum)
 def scalar_net(x, width=100, d=1, mass=1.0, cutoff=20.0, alpha=0.0, sigma_a=1.0):
     r"""Scalar-net: free scalar of mass m with a hard momentum cutoff, d = 1..4, alpha in [0, 1] (Euclidean invariant).
 

@@ -45,11 +45,15 @@ class ModelSpec:
 
     ``theory(**params)`` returns an object with a ``cumulants(points, max_order)``
     method (see :class:`nnqft_ppl.theory.FieldTheory`), or is ``None``.
+    ``spectrum(**params)``, for Euclidean-invariant models whose power spectrum is known,
+    returns ``(function of |p|, momenta)``: the infinite-width G~(p) and the momenta at
+    which :func:`~nnqft_ppl.lorentzian.spectral_positivity` should examine it.
     """
 
     name: str
     model: Callable
     theory: Callable[..., Any] | None = None
+    spectrum: Callable[..., Any] | None = None
 
     @property
     def description(self) -> str:
@@ -114,15 +118,15 @@ def _convert(key: str, value: Any, default: Any) -> Any:
     return value
 
 
-def register_model(model: Callable | None = None, *, name: str | None = None, theory=None):
+def register_model(model: Callable | None = None, *, name: str | None = None, theory=None, spectrum=None):
     """Register a NumPyro NN-FT model under ``name`` (default: the function's name).
 
-    Usable as ``@register_model`` or ``@register_model(theory=...)``.  Returns the
-    model function unchanged.
+    Usable as ``@register_model`` or ``@register_model(theory=..., spectrum=...)``
+    (see :class:`ModelSpec`).  Returns the model function unchanged.
     """
 
     def decorate(function: Callable) -> Callable:
-        spec = ModelSpec(name or function.__name__, function, theory)
+        spec = ModelSpec(name or function.__name__, function, theory, spectrum)
         _REGISTRY[spec.name] = spec
         return function
 

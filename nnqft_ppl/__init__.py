@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 from . import nets, theory  # noqa: E402
 from .ensemble import sample_ensemble
+from .independence import independence_breaking
 from .neurons import sample_neurons
 from .output import deviation_table, plot_two_point, run_record
 from .registry import ModelSpec, get_model, list_models, register_model
@@ -23,6 +24,7 @@ __all__ = [
     "ModelSpec",
     "deviation_table",
     "get_model",
+    "independence_breaking",
     "list_models",
     "nets",
     "plot_two_point",

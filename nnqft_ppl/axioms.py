@@ -13,6 +13,9 @@ the error (``K_SIGMA`` standard errors).
 - Euclidean invariance (OS1): correlators at randomly rotated, reflected and
   translated points equal the originals within errors (Cos-net: at every N;
   Gauss-net: only rotations about the origin at finite N).
+- Internal symmetry: a doublet's component along a rotated angle has the same
+  correlators (the complex net: O(2) at every N; two independent Cos-nets: only
+  the quarter turns at finite N, PHYSICS.md A.5 item 3).
 - Cluster decomposition (OS4): G4c(0, L e, 0, L e) -> 0 as L grows.  Cos-type nets
   fail at finite N (B.3: the limit is sigma_a^4 / 2N) and pass as N -> infinity.
 """
@@ -35,6 +38,7 @@ __all__ = [
     "reflection_positivity",
     "exact_reflection_ratio",
     "euclidean_invariance",
+    "internal_rotation_invariance",
     "cluster_decomposition",
     "random_euclidean_transform",
     "check_axioms",
@@ -229,6 +233,21 @@ def euclidean_invariance(
         )
         for k, where in enumerate([points] + [move(points) for move in moves])
     ]
+    names, statistic, theory = _invariance_statistic(runs, orders)
+    verdict = "broken" if statistic > K_SIGMA else "invariant within errors"
+    detail = f"{spec.name} {runs[0].attrs['params']}: max |z| over {', '.join(names)} at {len(points)} points and {how}"
+    return AxiomCheck(
+        "Euclidean invariance" if translations else "O(d) invariance", statistic, 1.0, theory, verdict, detail
+    )
+
+
+def _invariance_statistic(runs, orders) -> tuple[list[str], float, float | None]:
+    """Every later run against the first (independent networks): per element of G2 and of the
+    connected G<n>c (n in ``orders``, n >= 3), z = (G' - G) / sqrt(stderr'^2 + stderr^2).
+
+    Returns the correlators compared, max |z| over elements and runs, and the same maximum
+    with the theories' correlators in place of the measured ones (None without a theory).
+    """
     names = [name for name in runs[0].data_vars if name in ("G2",) + tuple(f"G{o}c" for o in orders if o >= 3)]
     z, z_theory = [], []
     for run in runs[1:]:
@@ -240,11 +259,85 @@ def euclidean_invariance(
                     z_theory.append(np.ravel((run[f"{name}_theory"].values - runs[0][f"{name}_theory"].values) / error))
     statistic = float(np.nanmax(np.abs(np.concatenate(z))))
     theory = float(np.nanmax(np.abs(np.concatenate(z_theory)))) if z_theory else None
+    return names, statistic, theory
+
+
+def _is_quarter_turn(angle: float) -> bool:
+    turns = angle / (np.pi / 2)
+    return abs(turns - round(turns)) < 1e-9
+
+
+def internal_rotation_invariance(
+    model,
+    points,
+    *,
+    angles=None,
+    n_angles: int = 3,
+    orders=(2, 4),
+    params: dict | None = None,
+    n_nets: int = 100_000,
+    method: str = "ensemble",
+    seed: int = 0,
+    progress: bool | None = None,
+) -> AxiomCheck:
+    r"""Internal O(2) of a doublet: correlators of its component at rotated angles against the originals.
+
+    The model must have an ``angle`` hyperparameter theta and be the component
+    :math:`\phi_\theta = \cos\theta\,\phi_1 + \sin\theta\,\phi_2` of a doublet
+    (:mod:`models.complex_net`, :mod:`models.cos_doublet_net`).  A rotation by alpha of the
+    doublet maps :math:`\phi_\theta` to :math:`\phi_{\theta+\alpha}` (a reflection to
+    :math:`\phi_{-\theta}`), so an O(2) invariant doublet has correlators of
+    :math:`\phi_\theta` that do not depend on theta (necessary for O(2) invariance; for the
+    law at one point also sufficient).  The model is measured at its angle (``params``, default
+    the model's, 0) and at that angle plus each of ``angles`` (radians; default ``n_angles``
+    random angles in (0, 2 pi) from ``np.random.default_rng(seed)``), independent networks per run
+    (seeds ``seed``, ``seed + 1``, ...).  Statistic and theory column as for
+    :func:`euclidean_invariance`: max |z| over the elements of G2 and G<n>c, in standard errors.
+    The check is called "O(2) invariance" for random angles, "quarter-turn invariance" when the
+    angles are multiples of pi/2 (the rotations of a square) and "invariance at given angles" otherwise.
+    """
+    points = as_points(points)
+    spec = get_model(model)
+    defaults = spec.defaults
+    if "angle" not in defaults:
+        raise ValueError(
+            f"{spec.name} has no 'angle' hyperparameter: internal rotations act on a doublet's component "
+            "phi_theta = cos(theta) phi_1 + sin(theta) phi_2 along the angle theta"
+        )
+    params = dict(params or {})
+    base = float(params.get("angle", defaults["angle"]))
+    if angles is None:
+        if isinstance(n_angles, bool) or not isinstance(n_angles, (int, np.integer)) or n_angles < 1:
+            raise ValueError(f"n_angles must be a positive integer, got {n_angles!r}")
+        angles = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, int(n_angles))
+        name, how = "O(2) invariance", f"random rotations by {', '.join(f'{angle:.4g}' for angle in angles)}"
+    else:
+        angles = np.asarray(angles, dtype=np.float64)
+        if angles.ndim != 1 or len(angles) == 0 or not np.all(np.isfinite(angles)):
+            raise ValueError(f"angles must be a non-empty sequence of finite numbers, got {angles.tolist()}")
+        quarter = all(_is_quarter_turn(angle) for angle in angles)
+        name = "quarter-turn invariance" if quarter else "invariance at given angles"
+        how = f"rotations by {', '.join(f'{angle:.4g}' for angle in angles)}"
+    runs = [
+        sample(
+            spec,
+            points,
+            method=method,
+            n_nets=n_nets,
+            orders=orders,
+            seed=seed + k,
+            params={**params, "angle": base + float(angle)},
+            progress=progress,
+        )
+        for k, angle in enumerate([0.0, *angles])
+    ]
+    names, statistic, theory = _invariance_statistic(runs, orders)
     verdict = "broken" if statistic > K_SIGMA else "invariant within errors"
-    detail = f"{spec.name} {runs[0].attrs['params']}: max |z| over {', '.join(names)} at {len(points)} points and {how}"
-    return AxiomCheck(
-        "Euclidean invariance" if translations else "O(d) invariance", statistic, 1.0, theory, verdict, detail
+    detail = (
+        f"{spec.name} {runs[0].attrs['params']}: max |z| over {', '.join(names)} at {len(points)} points, "
+        f"angle {base:g} against {how} of the doublet"
     )
+    return AxiomCheck(name, statistic, 1.0, theory, verdict, detail)
 
 
 def check_axioms(

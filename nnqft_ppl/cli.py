@@ -10,6 +10,8 @@
     nnqft check MODEL [--set ...] [--d 1] [--scale 1] [--nets N] [--json FILE]
     nnqft compare MODEL_A MODEL_B [--set-a K=V ...] [--set-b K=V ...] [--points ...] [--d 1] [--nets N] [--json FILE]
     nnqft compare --pair cos-gauss [--set-a ...] [--set-b ...] [--d 1] [--nets N] [--json FILE]
+    nnqft infer MODEL --points ... [--deform phi4:lam=0.1 --box L=10] [--method nuts|map|reweight]
+                [--chains 4 --samples 1000 --warmup 1000 | --starts 16 --steps 2000 | --nets N] [--out DIR]
     nnqft reproduce [--quick] [--out DIR]
 
 Bad input exits with status 2 and one line on stderr.
@@ -133,7 +135,9 @@ def _build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="dual theories: equal G2, different G4c and symmetries at finite N")
     compare.add_argument("model_a", nargs="?", help="first model (omit with --pair)")
     compare.add_argument("model_b", nargs="?", help="second model (omit with --pair)")
-    compare.add_argument("--pair", help="named dual pair with matched hyperparameters: cos-gauss, cos-fourier")
+    compare.add_argument(
+        "--pair", help="named dual pair with matched hyperparameters: cos-gauss, cos-fourier, complex-doublet"
+    )
     compare.add_argument("--set-a", action="append", metavar="KEY=VALUE", help="hyperparameter of model A (repeatable)")
     compare.add_argument("--set-b", action="append", metavar="KEY=VALUE", help="hyperparameter of model B (repeatable)")
     compare_where = compare.add_mutually_exclusive_group()
@@ -144,9 +148,30 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble")
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--transforms", type=int, default=3, help="random transformations per symmetry check")
-    compare.add_argument("--no-symmetries", action="store_true", help="skip the E(d)/O(d) invariance checks")
+    compare.add_argument("--no-symmetries", action="store_true", help="skip the E(d)/O(d) (and O(2)) invariance checks")
     compare.add_argument("--json", help="write the comparison record (JSON) to this file")
     compare.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
+    infer = commands.add_parser("infer", help="deformed (interacting) models: NUTS, MAP or reweighting")
+    infer.add_argument("model", help="registered name, or file.py:function / module:function")
+    infer_where = infer.add_mutually_exclusive_group(required=True)
+    infer_where.add_argument("--points", help='points: ";" between points, "," between coordinates')
+    infer_where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
+    infer.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    infer.add_argument("--deform", help="potential: phi4:lam=0.1, phi2:mass2=0.5, phi6:g=1, polynomial:g2=-1,g4=0.5")
+    infer.add_argument("--box", help="integration box of the deformation: L=10[,center=0] (d from the points)")
+    infer.add_argument("--method", choices=("nuts", "map", "reweight"), default="nuts")
+    infer.add_argument("--chains", type=int, default=4, help="NUTS chains (default 4)")
+    infer.add_argument("--samples", type=int, default=1000, help="NUTS draws per chain (default 1000)")
+    infer.add_argument("--warmup", type=int, default=1000, help="NUTS warm-up steps per chain (default 1000)")
+    infer.add_argument("--starts", type=int, default=16, help="MAP starts (default 16)")
+    infer.add_argument("--steps", type=int, default=2000, help="MAP optimiser steps (default 2000)")
+    infer.add_argument("--nets", type=int, default=100_000, help="networks to reweight (default 100000)")
+    infer.add_argument("--orders", default="2,4", help="correlator orders (default 2,4)")
+    infer.add_argument("--seed", type=int, default=0)
+    infer.add_argument("--json", help="write the run record (JSON) to this file")
+    infer.add_argument("--out", help="directory for the InferenceData (netCDF), summary, plots and correlators")
+    infer.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
@@ -209,6 +234,8 @@ def _run(args) -> None:
                 print(f"- {check.axiom}: {check.detail}")
     elif args.command == "compare":
         _run_compare(args)
+    elif args.command == "infer":
+        _run_infer(args)
     elif args.command == "reproduce":
         from .report import reproduce
 
@@ -373,6 +400,94 @@ def _run_compare(args) -> None:
         print(comparison.table())
         for check in comparison.checks[:3]:
             print(f"- {check.name}: {check.detail}")
+
+
+def _run_infer(args) -> None:
+    import json
+    from pathlib import Path
+
+    from .deform import deform
+    from .output import deviation_table, run_record, write_outputs
+    from .spacetime import load_points, parse_points
+
+    points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+    model, params, orders = args.model, _parse_sets(args.set), _parse_orders(args.orders)
+    if (args.deform is None) != (args.box is None):
+        raise ValueError("--deform and --box go together (the potential is integrated over the box)")
+    if args.deform is not None:
+        from .box import Box
+        from .potentials import parse_potential
+
+        model = deform(model, parse_potential(args.deform), Box.parse(args.box, d=len(points[0])))
+    progress = False if args.quiet else None
+    out = Path(args.out) if args.out is not None else None
+    if args.method == "reweight":
+        from .reweighting import sample_reweighted
+
+        dataset = sample_reweighted(
+            model, points, n_nets=args.nets, orders=orders, seed=args.seed, params=params, progress=progress
+        )
+        write_outputs(dataset, args.out, args.json)
+        if not args.quiet:
+            print(
+                f"{dataset.attrs['model']}: reweighted {args.nets:,} networks, "
+                f"effective {dataset.attrs['importance_ess']:.4g}"
+            )
+            print(deviation_table(dataset))
+        return
+    from . import inference
+
+    if args.method == "map":
+        result = inference.map_search(
+            model, points, params=params, starts=args.starts, steps=args.steps, seed=args.seed
+        )
+        record = {
+            "model": result.attrs["model"],
+            "params": json.loads(result.attrs["params"]),
+            "points": result["points"].values.tolist(),
+            "method": "map",
+            "log_density": result["log_density"].values.tolist(),
+            "gradient_norm": result["gradient_norm"].values.tolist(),
+            "phi": result["phi"].values.tolist(),
+        }
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            result.to_netcdf(out / "map.nc", engine="h5netcdf")
+            (out / "result.json").write_text(json.dumps(record, indent=1))
+        if args.json is not None:
+            Path(args.json).write_text(json.dumps(record, indent=1))
+        if not args.quiet:
+            print(
+                f"{result.attrs['model']}: {args.starts} starts; best log-densities "
+                + ", ".join(f"{v:.5g}" for v in result["log_density"].values[:5])
+            )
+        return
+    idata = inference.nuts(
+        model,
+        points,
+        params=params,
+        chains=args.chains,
+        samples=args.samples,
+        warmup=args.warmup,
+        seed=args.seed,
+        progress=progress,
+    )
+    summary = inference.diagnostics(idata)
+    dataset = inference.mcmc_correlators(idata, orders, model=model)
+    record = {**run_record(dataset), "diagnostics": {k: v for k, v in summary.items() if k != "problems"}}
+    record["diagnostics"]["problems"] = summary["problems"]
+    if out is not None:
+        inference.write_inference(idata, dataset, out)
+        (out / "result.json").write_text(json.dumps(record, indent=1))
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(record, indent=1))
+    if not args.quiet:
+        print(
+            f"{dataset.attrs['model']}: NUTS, {args.chains} chains x {args.samples} draws; "
+            f"max R-hat {summary['max_r_hat']:.3f}, min ESS {summary['min_ess_bulk']:.0f}, "
+            f"{summary['divergences']} divergences"
+        )
+        print(deviation_table(dataset))
 
 
 def _parse_numbers(text: str, flag: str) -> list[float]:

@@ -18,7 +18,10 @@ networks and reports, each with a verdict at ``K_SIGMA`` standard errors:
   difference, max :math:`|(\Delta - \Delta_{\rm theory})/s|` (both models with a theory);
 - with ``symmetries=True``, :func:`~nnqft_ppl.axioms.euclidean_invariance` of each
   model under random rotations, reflections and translations (E(d)), and under
-  rotations and reflections about the origin alone (O(d)).
+  rotations and reflections about the origin alone (O(d)); for a model with an
+  ``angle`` hyperparameter (the component of a doublet along that angle),
+  :func:`~nnqft_ppl.axioms.internal_rotation_invariance` under random internal
+  rotations (O(2)) and under a quarter turn (which generates the square's rotations).
 
 Named pairs (:data:`DUAL_PAIRS`), with the parameter matching of PHYSICS.md A.5:
 
@@ -44,8 +47,18 @@ Named pairs (:data:`DUAL_PAIRS`), with the parameter matching of PHYSICS.md A.5:
   :math:`G^{(4)}_c = \frac{\sigma_a^4}{8N}(3A - 2B)` vs :math:`\frac{\sigma_a^4}{8N}(2A - 2B)`;
   the difference :math:`\frac{\sigma_a^4}{8N}A` is largest at coincident points,
   where the Fourier-feature net's field is exactly Gaussian.
+- ``complex-doublet``: the complex net :math:`\Phi = \sum_i a_i e^{ib_i\cdot x}` vs two
+  independent Cos-nets (A.5 item 3, :mod:`models.complex_net`, :mod:`models.cos_doublet_net`),
+  each a doublet :math:`(\phi_1, \phi_2)` seen through its component
+  :math:`\phi_\theta = \cos\theta\,\phi_1 + \sin\theta\,\phi_2` (hyperparameter ``angle``,
+  0 here: :math:`\operatorname{Re}\Phi` vs one Cos-net).  The same :math:`\sigma_a, \sigma_b`:
+  the same G2 at every angle, both E(d) invariant; at finite N the complex net is O(2)
+  invariant (:math:`G^{(4)}_c = \frac{\sigma_a^4}{8N}(2A - 2B)` at every angle), the Cos-doublet
+  only under the quarter turns (and reflections): its
+  :math:`G^{(4)}_c = (\cos^4\theta + \sin^4\theta)\frac{\sigma_a^4}{8N}(3A - 2B)`, half of it
+  at :math:`\theta = \pi/4`.  At angle 0 the G4c difference is the cos-fourier pair's.
 
-Both pairs are set at width 3, where 1e5 networks resolve the 1/N structure.
+All pairs are set at width 3, where 1e5 networks resolve the 1/N structure.
 """
 
 from __future__ import annotations
@@ -57,9 +70,10 @@ from typing import Any
 
 import numpy as np
 
-from .axioms import K_SIGMA, euclidean_invariance
+from .axioms import K_SIGMA, euclidean_invariance, internal_rotation_invariance
 from .combinatorics import unique_tuples
 from .output import run_record
+from .registry import get_model
 from .sampling import sample
 from .spacetime import as_points
 
@@ -136,22 +150,34 @@ class DualComparison:
 
     def symmetry(self, subject: str) -> str | None:
         """What the symmetry checks say about model ``subject`` (``"a"`` or ``"b"``): ``"E(d)"``,
-        ``"O(d) only"`` (translations broken), ``"neither E(d) nor O(d)"``, or None (not checked)."""
+        ``"O(d) only"`` (translations broken), ``"neither E(d) nor O(d)"``, or None (not checked);
+        for a doublet, followed by its :meth:`internal_symmetry` (e.g. ``"E(d), O(2)"``)."""
         try:
             full, rotations = (self.get(name, subject).verdict for name in ("E(d) invariance", "O(d) invariance"))
         except KeyError:
+            return self.internal_symmetry(subject)
+        spacetime = "E(d)" if full != "broken" else "O(d) only" if rotations != "broken" else "neither E(d) nor O(d)"
+        internal = self.internal_symmetry(subject)
+        return spacetime if internal is None else f"{spacetime}, {internal}"
+
+    def internal_symmetry(self, subject: str) -> str | None:
+        """The internal symmetry of a doublet model ``subject``: ``"O(2)"``, ``"only quarter turns (discrete)"``
+        (random rotations broken), ``"neither O(2) nor the quarter turns"``, or None (not checked)."""
+        try:
+            full, quarter = (self.get(name, subject).verdict for name in ("O(2) invariance", "quarter-turn invariance"))
+        except KeyError:
             return None
         if full != "broken":
-            return "E(d)"
-        return "O(d) only" if rotations != "broken" else "neither E(d) nor O(d)"
+            return "O(2)"
+        return "only quarter turns (discrete)" if quarter != "broken" else "neither O(2) nor the quarter turns"
 
     def table(self) -> str:
         """One line per check, the subject spelled with the models' names, then a summary."""
         names = {"a": self.model_a, "b": self.model_b, "a-b": f"{self.model_a} vs {self.model_b}"}
-        lines = [f"{'check':26} {'subject':26} {'max |z|':>9} {'theory':>9}  verdict"]
+        lines = [f"{'check':26} {'subject':30} {'max |z|':>9} {'theory':>9}  verdict"]
         for check in self.checks:
             theory = f"{check.theory:9.3g}" if check.theory is not None else f"{'-':>9}"
-            lines.append(f"{check.name:26} {names[check.subject]:26} {check.statistic:9.3g} {theory}  {check.verdict}")
+            lines.append(f"{check.name:26} {names[check.subject]:30} {check.statistic:9.3g} {theory}  {check.verdict}")
         g2, g4c = self.get("G2 equal").verdict, self.get("G4c differ").verdict
         summary = [f"G2 {'equal within errors' if g2 == 'equal within errors' else 'differs: not dual'}"]
         if g2 == "equal within errors":
@@ -207,6 +233,15 @@ DUAL_PAIRS: dict[str, DualPair] = {
         {"width": 3, "sigma_a": _SQRT2, "sigma_b": 1.0},
         1.0,
         "Cos-net vs Fourier-feature net (A.5 item 2): same G2, both E(d); G4c 3A-2B vs 2A-2B",
+    ),
+    "complex-doublet": DualPair(
+        "complex_net",
+        {"width": 3, "sigma_a": _SQRT2, "sigma_b": 1.0},
+        "cos_doublet_net",
+        {"width": 3, "sigma_a": _SQRT2, "sigma_b": 1.0},
+        1.0,
+        "complex net vs two independent Cos-nets (A.5 item 3): same G2 at every angle; "
+        "finite N: O(2) vs only the quarter turns",
     ),
 }
 """Named dual pairs (PHYSICS.md A.5); the matching is explained in the module docstring."""
@@ -310,7 +345,10 @@ def compare_models(
 
     Model a uses ``seed``, model b ``seed + 1``; with ``symmetries=True`` each model's
     E(d) and O(d) checks (:func:`~nnqft_ppl.axioms.euclidean_invariance` with
-    ``n_transforms`` random transformations, translations on and off) use further seeds.
+    ``n_transforms`` random transformations, translations on and off) use further seeds,
+    and so do, for a model with an ``angle`` hyperparameter, its O(2) and quarter-turn checks
+    (:func:`~nnqft_ppl.axioms.internal_rotation_invariance` with ``n_transforms`` random
+    angles, and at the angle pi/2).
     ``method`` is ``"ensemble"`` or ``"neurons"`` (both models; the exact engine needs
     i.i.d. neurons).  Returns a :class:`DualComparison` whose checks are described in
     the module docstring; ``points`` has shape (n_points, d).
@@ -344,6 +382,17 @@ def compare_models(
                 checks.append(
                     DualityCheck(label, subject, check.statistic, 1.0, check.theory, check.verdict, check.detail)
                 )
+            if "angle" in get_model(model).defaults:
+                for angles in (None, (math.pi / 2,)):
+                    check = internal_rotation_invariance(
+                        model, points, angles=angles, n_angles=n_transforms, params=params, seed=next_seed, **options
+                    )
+                    next_seed += (n_transforms if angles is None else len(angles)) + 1
+                    checks.append(
+                        DualityCheck(
+                            check.axiom, subject, check.statistic, 1.0, check.theory, check.verdict, check.detail
+                        )
+                    )
     return DualComparison(
         names[0],
         names[1],

@@ -102,7 +102,13 @@ def sample_ensemble(
     ``points`` and the run's metadata as attributes.
     """
     spec, points, params, orders = validate_run(model, points, params, n_nets, orders, seed)
-    check_field(spec.model, points, params, spec.name)
+    trace = check_field(spec.model, points, params, spec.name)
+    factors = [name for name, site in trace.items() if site["type"] == "sample" and site["is_observed"]]
+    if factors:
+        raise ValueError(
+            f"{spec.name} has a deformed density (factor/observed sites {factors}): i.i.d. draws from the free "
+            "density would ignore it; use method='reweight' (small deformations) or nnqft_ppl.inference.nuts"
+        )
     basis = MonomialBasis(len(points), max(orders))
     per_net = params.get("width", 1) * len(points) + basis.size
     batch_size = batch_size or max(NETS_PER_CHUNK, activations_per_batch() // per_net)

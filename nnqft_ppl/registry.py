@@ -150,7 +150,9 @@ def get_model(model: "str | Callable | ModelSpec") -> ModelSpec:
         return model
     if callable(model):
         registered = [spec for spec in _REGISTRY.values() if spec.model is model]
-        return registered[0] if registered else ModelSpec(getattr(model, "__name__", "model"), model)
+        if registered:
+            return registered[0]
+        return ModelSpec(getattr(model, "__name__", "model"), model, getattr(model, "theory", None))
     if not isinstance(model, str):
         raise TypeError(f"model must be a name or a NumPyro model function, got {type(model).__name__}")
     _load_builtin_models()

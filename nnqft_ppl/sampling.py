@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from .ensemble import sample_ensemble
 from .neurons import sample_neurons
+from .reweighting import sample_reweighted
 
 __all__ = ["sample", "METHODS"]
 
-METHODS = {"ensemble": sample_ensemble, "neurons": sample_neurons}
+METHODS = {"ensemble": sample_ensemble, "neurons": sample_neurons, "reweight": sample_reweighted}
 
 
 def sample(model, points, *, method: str = "ensemble", **options):
     """Correlators of ``model`` at ``points``: ``method="ensemble"`` draws i.i.d. networks
     (:func:`~nnqft_ppl.ensemble.sample_ensemble`), ``method="neurons"`` uses the exact
-    finite-width engine (:func:`~nnqft_ppl.neurons.sample_neurons`).  Same options and
-    result (an ``xarray.Dataset``) for both."""
+    finite-width engine (:func:`~nnqft_ppl.neurons.sample_neurons`), ``method="reweight"``
+    reweights the free networks of a deformed model by its deformation factor
+    (:func:`~nnqft_ppl.reweighting.sample_reweighted`).  Same options and result (an
+    ``xarray.Dataset``) for all."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return METHODS[method](model, points, **options)

@@ -130,8 +130,8 @@ def width_scan(
         raise ValueError(
             f"scan orders must be even: G{odd[0]}_GP vanishes for these Z2-symmetric fields, so m_{odd[0]} is undefined"
         )
-    methods = list(METHODS) if method == "both" else [method]
-    if any(m not in METHODS for m in methods):
+    methods = ["ensemble", "neurons"] if method == "both" else [method]
+    if any(m not in ("ensemble", "neurons") for m in methods):
         raise ValueError(f"unknown method {method!r}; choose ensemble, neurons or both")
     params = {k: v for k, v in dict(params or {}).items() if k != "width"}
     points = as_points(points)

@@ -46,6 +46,7 @@ import numpy as np
 import numpyro.distributions as dist
 from jaxtyping import Array, Float
 from numpyro.distributions import constraints
+from numpyro.distributions.transforms import biject_to
 
 __all__ = [
     "IsotropicMomentum",
@@ -116,6 +117,70 @@ def free_scalar_spectrum(mass: float) -> Callable:
     return spectrum
 
 
+class _Ball(constraints.Constraint):
+    """The open ball |b| < radius (event dimension 1)."""
+
+    event_dim = 1
+
+    def __init__(self, radius: float):
+        self.radius = radius
+
+    def __call__(self, x):
+        return jnp.linalg.norm(x, axis=-1) < self.radius
+
+    def feasible_like(self, prototype):
+        return jnp.zeros_like(prototype)
+
+    def tree_flatten(self):
+        return (self.radius,), (("radius",), {})
+
+
+class BallTransform(dist.transforms.Transform):
+    r"""Unconstrained :math:`u \in \mathbb R^d` to the ball: :math:`b = R	anh(|u|)\,u/|u|`, so that NUTS and
+    MAP move momenta with a cutoff without a boundary.  :math:`\log|\det J| = \log R\,\mathrm{sech}^2|u|
+    + (d-1)\log(R	anh|u|/|u|)` (radial stretch times the tangential one)."""
+
+    domain = constraints.real_vector
+
+    def __init__(self, radius: float):
+        self.radius = radius
+
+    @property
+    def codomain(self):
+        return _Ball(self.radius)
+
+    @staticmethod
+    def _tanh_ratio(s):
+        """tanh(s)/s, smooth at 0."""
+        safe = jnp.where(s > 1e-4, s, 1.0)
+        return jnp.where(s > 1e-4, jnp.tanh(safe) / safe, 1.0 - s**2 / 3)
+
+    def __call__(self, u):
+        s = jnp.linalg.norm(u, axis=-1, keepdims=True)
+        return self.radius * self._tanh_ratio(s) * u
+
+    def _inverse(self, b):
+        r = jnp.linalg.norm(b, axis=-1, keepdims=True) / self.radius
+        r = jnp.clip(r, 0.0, 1.0 - jnp.finfo(b.dtype).eps)
+        safe = jnp.where(r > 1e-4, r, 1.0)
+        ratio = jnp.where(r > 1e-4, jnp.arctanh(safe) / safe, 1.0 + r**2 / 3)  # artanh(r)/r
+        return ratio * b / self.radius
+
+    def log_abs_det_jacobian(self, u, b, intermediates=None):
+        d = u.shape[-1]
+        s = jnp.linalg.norm(u, axis=-1)
+        log_sech2 = 2 * (jnp.log(2.0) - s - jax.nn.softplus(-2 * s))
+        return d * jnp.log(self.radius) + log_sech2 + (d - 1) * jnp.log(self._tanh_ratio(s))
+
+    def tree_flatten(self):
+        return (self.radius,), (("radius",), {})
+
+
+@biject_to.register(_Ball)
+def _transform_to_ball(constraint):
+    return BallTransform(constraint.radius)
+
+
 class IsotropicMomentum(dist.Distribution):
     r"""A rotation-invariant law on :math:`\mathbb R^d` with a numerically known radial profile.
 
@@ -132,7 +197,6 @@ class IsotropicMomentum(dist.Distribution):
     """
 
     arg_constraints = {}
-    support = constraints.real_vector
     pytree_data_fields = ("upper", "ratio", "cdf")
     pytree_aux_fields = ("log_weight", "log_normaliser", "outer_radius")
 
@@ -176,6 +240,11 @@ class IsotropicMomentum(dist.Distribution):
         norm = jnp.linalg.norm(direction, axis=-1, keepdims=True)
         direction = direction / jnp.where(norm > 0, norm, 1.0)  # norm = 0 has probability zero
         return radius[..., None] * direction
+
+    @property
+    def support(self):
+        """The ball of ``outer_radius`` (mapped from R^d by :class:`BallTransform` for NUTS and MAP)."""
+        return _Ball(self.outer_radius)
 
     def log_prob(self, value):
         radius = jnp.linalg.norm(value, axis=-1)

@@ -50,7 +50,7 @@ def network_weights(chunk: jax.Array, full_chunks: jax.Array, remainder: jax.Arr
 
     A run of ``n_nets = full_chunks * NETS_PER_CHUNK + remainder`` networks.
     """
-    j = jnp.arange(NETS_PER_CHUNK)
+    j = jnp.arange(NETS_PER_CHUNK, dtype=jnp.int32)
     return ((chunk < full_chunks) | ((chunk == full_chunks) & (j < remainder))).astype(dtype)
 
 

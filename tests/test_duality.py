@@ -1,4 +1,5 @@
-"""Dual theories (PHYSICS.md A.5): the Fourier-feature net, compare_models, and `nnqft compare`."""
+"""Dual theories (PHYSICS.md A.5): the Fourier-feature net, the complex net and the Cos-doublet,
+compare_models, internal O(2) invariance, and `nnqft compare`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import numpy as np
 import pytest
 from helpers import K_SIGMA, max_deviation
 
-from models import cos_net, fourier_net, gauss_net
+from models import complex_net, cos_doublet_net, cos_net, fourier_net, gauss_net
 from nnqft_ppl import sample
+from nnqft_ppl.axioms import internal_rotation_invariance
 from nnqft_ppl.cli import main
 from nnqft_ppl.duality import DUAL_PAIRS, compare_models, compare_pair
 from nnqft_ppl.theory import predict
 
 PLANE = np.array([[0.0, 0.0], [0.6, 0.2], [-0.3, 0.7]])
+LINE = np.array([[0.0], [0.5], [1.0]])
 
 
 def cos_type_closed_form(points, width, sigma_a, sigma_b, mu4_over_sigma_a4):
@@ -156,6 +159,147 @@ def test_compare_command_round_trip(tmp_path, capsys):
     assert "G4c differ" in out and "dual at infinite width" in out
 
     assert main(["compare", "cos_net", "fourier_net", "--points", "-0.5;0.5", "--nets", "2000", "--quiet"]) == 0
+
+
+# --------------------------------------------------------------------------
+# A.5 item 3: complex net (O(2) at every N) vs two independent Cos-nets (quarter turns)
+# --------------------------------------------------------------------------
+
+ANGLE = 2.1  # a generic direction of the doublet: cos^4 + sin^4 = 0.62 there
+
+
+def doublet_factor(angle):
+    """cos^4 + sin^4 = 1 - sin^2(2 angle)/2: the Cos-doublet's G4c relative to one Cos-net's."""
+    return math.cos(angle) ** 4 + math.sin(angle) ** 4
+
+
+def test_complex_net_and_cos_doublet_theories_are_the_closed_forms():
+    """Complex net: Fourier-feature net's 2A - 2B at every angle; Cos-doublet: (cos^4 + sin^4)(3A - 2B),
+    half of one Cos-net's at pi/4, all of it at the quarter turns; G2 the same for both at every angle."""
+    params = {"width": 7, "sigma_a": 1.3, "sigma_b": 0.8}
+    g2, fourier_g4c = cos_type_closed_form(PLANE, 7, 1.3, 0.8, 2.0)
+    _, cos_g4c = cos_type_closed_form(PLANE, 7, 1.3, 0.8, 3.0)
+    for angle in (0.0, math.pi / 4, ANGLE, math.pi, -4.0):
+        complex_ = predict(complex_net.theory(**params, angle=angle), PLANE, (2, 4))
+        doublet = predict(cos_doublet_net.theory(**params, angle=angle), PLANE, (2, 4))
+        for theory in (complex_, doublet):
+            assert np.allclose(theory["G2"], g2, rtol=1e-12, atol=1e-14)
+        assert np.allclose(complex_["G4c"], fourier_g4c, rtol=1e-12, atol=1e-14)
+        assert np.allclose(doublet["G4c"], doublet_factor(angle) * cos_g4c, rtol=1e-12, atol=1e-14)
+    half = predict(cos_doublet_net.theory(**params, angle=math.pi / 4), PLANE, (4,))["G4c"]
+    assert np.allclose(half, cos_g4c / 2, rtol=1e-12, atol=1e-14)
+    quarter = predict(cos_doublet_net.theory(**params, angle=3 * math.pi / 2), PLANE, (4,))["G4c"]
+    assert np.allclose(quarter, cos_g4c, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("model", ["complex_net", "cos_doublet_net"])
+def test_complex_net_and_cos_doublet_ensembles_match_their_theories(model):
+    """Brute-force networks (d = 2, N = 3, a generic angle) against the closed forms, with power:
+    the other model's G4c at that angle is excluded."""
+    params = {"width": 3, "sigma_a": 1.3, "sigma_b": 0.8, "angle": ANGLE}
+    dataset = sample(model, PLANE, n_nets=200_000, orders=(2, 4), params=params, seed=4, progress=False)
+    g2, fourier_g4c = cos_type_closed_form(PLANE, 3, 1.3, 0.8, 2.0)
+    _, cos_g4c = cos_type_closed_form(PLANE, 3, 1.3, 0.8, 3.0)
+    doublet_g4c = doublet_factor(ANGLE) * cos_g4c
+    g4c, other = (fourier_g4c, doublet_g4c) if model == "complex_net" else (doublet_g4c, fourier_g4c)
+    assert max_deviation(dataset, "G2", g2) < K_SIGMA
+    assert max_deviation(dataset, "G4c", g4c) < K_SIGMA
+    assert max_deviation(dataset, "G4c", other) > 2 * K_SIGMA
+
+
+@pytest.mark.parametrize("model", ["complex_net", "cos_doublet_net"])
+def test_exact_engine_accepts_complex_net_and_cos_doublet(model):
+    """Polar form |a| cos(b.x + arg a - angle), and the pair of Cos-net neurons with "a" = 1: i.i.d. neurons."""
+    points = np.array([[0.0], [0.7]])
+    params = {"width": 4, "angle": ANGLE}
+    dataset = sample(model, points, method="neurons", n_nets=20_000, orders=(2, 4, 6), params=params, progress=False)
+    for name in ("G2", "G4c", "G6c"):
+        assert max_deviation(dataset, name) < K_SIGMA, name
+
+
+DOUBLET = {"width": 3, "sigma_a": math.sqrt(2), "sigma_b": 1.0}  # the complex-doublet pair's matching
+PAIR_SEED = 8  # compare_pair seeds: the doublet's random internal angle is 2.30 (sin^2 2 angle = 0.99)
+
+
+def test_complex_net_is_o2_invariant_at_finite_width():
+    """A random internal rotation (the pair test's angle for model a: the compiled run is reused); theory column 0."""
+    check = internal_rotation_invariance(
+        "complex_net", LINE, n_angles=1, seed=PAIR_SEED + 6, params=DOUBLET, n_nets=200_000, progress=False
+    )
+    assert check.axiom == "O(2) invariance" and check.verdict == "invariant within errors"
+    assert check.theory == 0.0 and "random rotations by 5.221" in check.detail
+
+
+def test_cos_doublet_is_not_o2_invariant_at_finite_width():
+    """A random rotation (the pair test's angle for model b) changes its G4c, by far: the theory
+    column (the exact difference in standard errors) says so too."""
+    random = internal_rotation_invariance(
+        "cos_doublet_net", LINE, n_angles=1, seed=PAIR_SEED + 14, params=DOUBLET, n_nets=200_000, progress=False
+    )
+    assert random.axiom == "O(2) invariance" and random.verdict == "broken" and random.theory > 2 * K_SIGMA
+
+
+def test_cos_doublet_g4c_halves_at_an_eighth_turn():
+    """At pi/4, G4c is (cos^4 + sin^4) = 1/2 of that at angle 0: broken by far, as the theory column says."""
+    eighth = internal_rotation_invariance(
+        "cos_doublet_net", LINE, angles=[math.pi / 4], params=DOUBLET, n_nets=200_000, seed=3, progress=False
+    )
+    assert eighth.axiom == "invariance at given angles" and eighth.verdict == "broken" and eighth.theory > 2 * K_SIGMA
+
+
+def test_cos_doublet_is_quarter_turn_invariant_at_finite_width():
+    """phi_1 -> phi_2 -> -phi_1: the Cos-doublet keeps the square's rotations (theory column 0)."""
+    quarter = internal_rotation_invariance(
+        "cos_doublet_net", LINE, angles=[math.pi / 2, -math.pi], params=DOUBLET, n_nets=200_000, seed=5, progress=False
+    )
+    assert quarter.axiom == "quarter-turn invariance" and quarter.verdict == "invariant within errors"
+    assert quarter.theory < 1e-9 and "rotations by 1.571, -3.142" in quarter.detail
+
+
+def test_complex_doublet_pair_equal_g2_different_g4c_and_internal_symmetries():
+    """At angle 0: Re(Phi) vs one Cos-net, G4c 2A - 2B vs 3A - 2B; both E(d); O(2) vs quarter turns."""
+    comparison = compare_pair("complex-doublet", n_nets=200_000, n_transforms=1, seed=PAIR_SEED, progress=False)
+    checks = _verdicts(comparison)
+    assert checks["G2 equal", "a-b"].verdict == "equal within errors" and checks["G2 equal", "a-b"].theory < 1e-9
+    g4c = checks["G4c differ", "a-b"]
+    assert g4c.verdict == "differ" and g4c.theory > 2 * K_SIGMA
+    assert checks["G4c difference vs theory", "a-b"].verdict == "agrees with the theories"
+    broken = checks["O(2) invariance", "b"]
+    assert broken.verdict == "broken" and broken.theory > 2 * K_SIGMA
+    for name, subject in (("O(2) invariance", "a"), ("quarter-turn invariance", "a"), ("quarter-turn invariance", "b")):
+        assert checks[name, subject].verdict == "invariant within errors", (name, subject)
+    assert comparison.symmetry("a") == "E(d), O(2)" and comparison.internal_symmetry("a") == "O(2)"
+    assert comparison.symmetry("b") == "E(d), only quarter turns (discrete)"
+    summary = comparison.table().splitlines()[-1]
+    assert "complex_net: E(d), O(2)" in summary and "cos_doublet_net: E(d), only quarter turns (discrete)" in summary
+
+
+def test_compare_command_complex_doublet_pair(capsys):
+    """The pair is named on the command line (200000 networks: the runs compiled above are reused)."""
+    assert main(["compare", "--pair", "complex-doublet", "--nets", "200000", "--no-symmetries"]) == 0
+    out = capsys.readouterr().out
+    assert "complex_net vs cos_doublet_net" in out and "dual at infinite width" in out
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: internal_rotation_invariance("cos_net", LINE), ValueError, "cos_net has no 'angle' hyperparameter"),
+        (lambda: internal_rotation_invariance("complex_net", LINE, n_angles=0), ValueError, "n_angles must be"),
+        (
+            lambda: internal_rotation_invariance("complex_net", LINE, angles=[]),
+            ValueError,
+            "angles must be a non-empty",
+        ),
+        (lambda: internal_rotation_invariance("complex_net", LINE, angles=[np.nan]), ValueError, "finite numbers"),
+        (lambda: sample("complex_net", LINE, params={"sigma_a": 0.0}), ValueError, "sigma_a must be > 0"),
+        (lambda: complex_net.theory(angle=None), TypeError, "angle must be a number"),
+        (lambda: cos_doublet_net.theory(angle=math.inf), ValueError, "angle must be finite"),
+    ],
+)
+def test_internal_symmetry_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,11 @@ import pytest
 from scipy import integrate, special, stats
 
 from models import cos_net, erf_net, gauss_net, relu_net
+from nnqft_ppl.moments import MonomialBasis
 from nnqft_ppl.theory import (
     FiniteWidthTheory,
     GaussianTheory,
+    IndependentSum,
     cos_neuron_moment,
     erf_kernel,
     gauss_kernel,
@@ -415,6 +417,67 @@ def test_finite_width_theory_accepts_any_neuron():
     np.testing.assert_allclose(predicted["G2"], s**2, rtol=1e-14)
     np.testing.assert_allclose(predicted["G4c"], 0.0, atol=1e-12)
     np.testing.assert_allclose(predicted["G6c"], 0.0, atol=1e-11)
+
+
+# --------------------------------------------------------------------------
+# Independent sums: kappa_r[sum_j c_j phi_j] = sum_j c_j^r kappa_r[phi_j]
+# --------------------------------------------------------------------------
+
+
+def test_independent_sum_scales_each_order_by_the_coefficient_power():
+    """Two independent Cos-nets along the angle theta: G2 does not depend on theta, G4c is
+    (cos^4 + sin^4) times one Cos-net's (1/2 at pi/4), G6c (cos^6 + sin^6) times (1/4 at pi/4)."""
+    points = np.array([[0.1, -0.2], [0.3, 0.4], [-0.5, 0.2]])
+    cos = cos_net.theory(width=3, d=2, sigma_a=1.3, sigma_b=0.9)
+    single = predict(cos, points, orders=(2, 4, 6))
+    for theta, factor4, factor6 in ((math.pi / 4, 0.5, 0.25), (0.7, None, None), (math.pi / 2, 1.0, 1.0)):
+        c, s = math.cos(theta), math.sin(theta)
+        doublet = predict(IndependentSum(((c, cos), (s, cos))), points, orders=(2, 4, 6))
+        np.testing.assert_allclose(doublet["G2"], single["G2"], rtol=1e-12)
+        np.testing.assert_allclose(doublet["G4c"], (c**4 + s**4) * single["G4c"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(doublet["G6c"], (c**6 + s**6) * single["G6c"], rtol=1e-12, atol=1e-15)
+        if factor4 is not None:
+            np.testing.assert_allclose(c**4 + s**4, factor4, rtol=1e-12)
+            np.testing.assert_allclose(c**6 + s**6, factor6, rtol=1e-12)
+    # different summands: cumulants add, each scaled by its coefficient to the order
+    erf = erf_net.theory(width=2, d=2, sigma_w=1.0, sigma_b=0.5)
+    summed = predict(IndependentSum(((2.0, cos), (-0.5, erf))), points, (2, 4))
+    parts = [predict(theory, points, (2, 4)) for theory in (cos, erf)]
+    np.testing.assert_allclose(summed["G2"], 4 * parts[0]["G2"] + parts[1]["G2"] / 4, rtol=1e-12)
+    np.testing.assert_allclose(summed["G4c"], 16 * parts[0]["G4c"] + parts[1]["G4c"] / 16, rtol=1e-12, atol=1e-15)
+
+
+def test_independent_sum_skips_zero_terms_and_has_the_infinite_width_limit():
+    """A zero coefficient drops its term (even an unknown one, all NaN); N -> infinity: G = sum_j c_j^2 G_j."""
+
+    class Unknown:
+        def cumulants(self, points, max_order):
+            return np.full(MonomialBasis(len(points), max_order).size, np.nan)
+
+    points = np.array([[0.0], [0.8]])
+    cos = cos_net.theory(width=5, d=1, sigma_a=1.1)
+    alone = IndependentSum(((1.0, cos), (0.0, Unknown()))).cumulants(points, 4)
+    np.testing.assert_array_equal(alone, cos.cumulants(points, 4))
+    limit = predict(IndependentSum(((0.6, cos), (0.8, cos))).infinite_width(), points, (2, 4))
+    np.testing.assert_allclose(limit["G2"], predict(cos.infinite_width(), points, (2,))["G2"], rtol=1e-12)
+    np.testing.assert_allclose(limit["G4c"], 0.0, atol=1e-14)
+    free = IndependentSum(((2.0, cos.infinite_width()),)).infinite_width()  # a Gaussian term is its own limit
+    np.testing.assert_allclose(predict(free, points, (2,))["G2"], 4 * limit["G2"], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "terms, error, message",
+    [
+        ((), ValueError, "at least one"),
+        ((("1", None),), TypeError, "coefficients must be real numbers"),
+        (((True, None),), TypeError, "coefficients must be real numbers"),
+        (((math.inf, None),), ValueError, "coefficients must be finite"),
+        (((1.0, "cos_net"),), TypeError, "is not a theory"),
+    ],
+)
+def test_independent_sum_bad_input(terms, error, message):
+    with pytest.raises(error, match=message):
+        IndependentSum(terms)
 
 
 def test_quadrature_is_memoised_across_widths_and_still_warns_every_time():

@@ -6,8 +6,9 @@ over :class:`~nnqft_ppl.moments.MonomialBasis` (NaN where unknown).  Full
 correlators follow from cumulants by summing over set partitions.
 """
 
-from .finite_width import FieldTheory, FiniteWidthTheory, GaussianTheory, predict
+from .finite_width import FieldTheory, FiniteWidthTheory, GaussianTheory, IndependentSum, predict
 from .kernels import erf_kernel, gauss_kernel, relu_kernel
+from .mixture import ScaleMixtureTheory, gamma_scale_moment
 from .neurons import (
     TheoryAccuracyWarning,
     affine_neuron_moment,
@@ -16,6 +17,14 @@ from .neurons import (
     gauss_neuron_moment,
     gaussian_moment,
     relu_neuron_moment,
+)
+from .perturbative import (
+    Propagator,
+    RadialTable,
+    first_order_correlators,
+    gaussian_vertex_factor,
+    mass_shift,
+    model_propagator,
 )
 from .spectral import (
     angular_average,
@@ -27,6 +36,12 @@ from .spectral import (
 )
 
 __all__ = [
+    "Propagator",
+    "RadialTable",
+    "first_order_correlators",
+    "gaussian_vertex_factor",
+    "mass_shift",
+    "model_propagator",
     "TheoryAccuracyWarning",
     "angular_average",
     "cauchy_neuron_moment",
@@ -38,11 +53,14 @@ __all__ = [
     "FieldTheory",
     "FiniteWidthTheory",
     "GaussianTheory",
+    "ScaleMixtureTheory",
+    "IndependentSum",
     "affine_neuron_moment",
     "cos_neuron_moment",
     "erf_kernel",
     "gauss_kernel",
     "gauss_neuron_moment",
+    "gamma_scale_moment",
     "gaussian_moment",
     "predict",
     "relu_kernel",

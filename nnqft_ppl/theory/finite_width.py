@@ -8,11 +8,16 @@ h_i and of the network-level term beta (PHYSICS.md §1.1-1.3):
 and the moments of u factorise, E[u_{x_1}..u_{x_k}] = E[a^k] E[h(x_1)..h(x_k)].
 With E[(sqrt(N) a)^k] = mu_k this gives G^{(2)} = mu_2 E[hh] + var(beta) exactly,
 G^{(4)}_c = O(1/N), G^{(6)}_c = O(1/N^2).
+
+A linear combination of independent fields, phi = sum_j c_j phi_j, has the cumulants
+kappa_r[phi] = sum_j c_j^r kappa_r[phi_j] (:class:`IndependentSum`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Callable, Protocol
 
 import numpy as np
@@ -22,7 +27,7 @@ from ..correlators import named_tensors
 from ..moments import MonomialBasis, cumulants_from_moments, moments_from_cumulants
 from .neurons import gaussian_moment
 
-__all__ = ["FieldTheory", "GaussianTheory", "FiniteWidthTheory", "predict"]
+__all__ = ["FieldTheory", "GaussianTheory", "FiniteWidthTheory", "IndependentSum", "predict"]
 
 
 class FieldTheory(Protocol):
@@ -91,6 +96,59 @@ class FiniteWidthTheory:
             pairs = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"), -1).reshape(-1, 2)
             values = self.weight_moment(2) * np.asarray(self.neuron_moment(points[pairs]))
             return values.reshape(n, n) + self.bias_variance
+
+        return GaussianTheory(kernel)
+
+
+@dataclasses.dataclass(frozen=True)
+class IndependentSum:
+    """The theory of phi = sum_j c_j phi_j for independent fields phi_j: ``terms`` = ((c_j, theory_j), ...).
+
+    Cumulants add over independent summands and are homogeneous of their order,
+
+        kappa_r[sum_j c_j phi_j](x_1..x_r) = sum_j c_j^r kappa_r[phi_j](x_1..x_r),
+
+    so each order-r slice of theory_j's cumulants is scaled by c_j^r.  A term with
+    c_j = 0 contributes nothing (not even its NaN where unknown).  Example: a doublet
+    of independent Cos-nets seen along the angle theta, cos(theta) phi_1 + sin(theta) phi_2,
+    has G2 independent of theta and G4c = (cos^4 theta + sin^4 theta) G4c_cos.
+    """
+
+    terms: tuple[tuple[float, FieldTheory], ...]
+
+    def __post_init__(self):
+        if len(self.terms) == 0:
+            raise ValueError("an independent sum needs at least one (coefficient, theory) term")
+        for coefficient, theory in self.terms:
+            if isinstance(coefficient, bool) or not isinstance(coefficient, numbers.Real):
+                raise TypeError(f"coefficients must be real numbers, got {coefficient!r}")
+            if not math.isfinite(coefficient):
+                raise ValueError(f"coefficients must be finite, got {coefficient!r}")
+            if not callable(getattr(theory, "cumulants", None)):
+                raise TypeError(f"{theory!r} is not a theory (it has no cumulants(points, max_order) method)")
+
+    def cumulants(self, points, max_order):
+        points = np.asarray(points, dtype=np.float64)
+        basis = MonomialBasis(len(points), max_order)
+        out = np.zeros(basis.size)
+        for coefficient, theory in self.terms:
+            if coefficient == 0:
+                continue
+            cumulants = np.asarray(theory.cumulants(points, max_order), dtype=np.float64)
+            for order in range(1, max_order + 1):
+                out[basis.order_slice(order)] += float(coefficient) ** order * cumulants[basis.order_slice(order)]
+        return out
+
+    def infinite_width(self) -> GaussianTheory:
+        """The N -> infinity limit: Gaussian, G = sum_j c_j^2 G_j (each term Gaussian or with ``infinite_width()``)."""
+        limits = [
+            (float(c), theory if isinstance(theory, GaussianTheory) else theory.infinite_width())
+            for c, theory in self.terms
+            if c != 0
+        ]
+
+        def kernel(points):
+            return sum((c**2 * np.asarray(limit.kernel(points)) for c, limit in limits), np.zeros((len(points),) * 2))
 
         return GaussianTheory(kernel)
 

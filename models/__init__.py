@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registration)
     erf_net,
     fourier_net,
     gauss_net,
+    pair_coupled_net,
     relu_net,
     scalar_net,
     shared_scale_net,

@@ -419,6 +419,15 @@ def _run_infer(args) -> None:
         from .potentials import parse_potential
 
         model = deform(model, parse_potential(args.deform), Box.parse(args.box, d=len(points[0])))
+    extra = {}
+    if hasattr(model, "quadrature"):
+        rule = model.quadrature(params)
+        extra["deformation"] = {
+            "potential": model.potential.label(),
+            "box": {"length": model.box.length, "d": model.box.d, "center": model.box.center},
+            "nodes_per_side": rule.nodes_per_side,
+            "discretisation_error": rule.error,
+        }
     progress = False if args.quiet else None
     out = Path(args.out) if args.out is not None else None
     if args.method == "reweight":
@@ -427,7 +436,8 @@ def _run_infer(args) -> None:
         dataset = sample_reweighted(
             model, points, n_nets=args.nets, orders=orders, seed=args.seed, params=params, progress=progress
         )
-        write_outputs(dataset, args.out, args.json)
+        extra["importance_ess"] = dataset.attrs["importance_ess"]
+        write_outputs(dataset, args.out, args.json, extra)
         if not args.quiet:
             print(
                 f"{dataset.attrs['model']}: reweighted {args.nets:,} networks, "
@@ -442,6 +452,7 @@ def _run_infer(args) -> None:
             model, points, params=params, starts=args.starts, steps=args.steps, seed=args.seed
         )
         record = {
+            **extra,
             "model": result.attrs["model"],
             "params": json.loads(result.attrs["params"]),
             "points": result["points"].values.tolist(),
@@ -474,8 +485,7 @@ def _run_infer(args) -> None:
     )
     summary = inference.diagnostics(idata)
     dataset = inference.mcmc_correlators(idata, orders, model=model)
-    record = {**run_record(dataset), "diagnostics": {k: v for k, v in summary.items() if k != "problems"}}
-    record["diagnostics"]["problems"] = summary["problems"]
+    record = {**run_record(dataset), **extra, "diagnostics": summary}
     if out is not None:
         inference.write_inference(idata, dataset, out)
         (out / "result.json").write_text(json.dumps(record, indent=1))

@@ -114,9 +114,10 @@ def plot_two_point(dataset, ax=None):
     return ax
 
 
-def write_outputs(dataset, out_dir=None, json_path=None) -> None:
-    """``--out DIR``: correlators.nc, result.json, g2.png (when G2 was computed); ``--json FILE``: the record."""
-    record = run_record(dataset)
+def write_outputs(dataset, out_dir=None, json_path=None, extra: dict | None = None) -> None:
+    """``--out DIR``: correlators.nc, result.json, g2.png (when G2 was computed); ``--json FILE``: the record
+    (with the fields of ``extra`` added)."""
+    record = {**run_record(dataset), **(extra or {})}
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(record, indent=1))

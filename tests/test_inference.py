@@ -128,7 +128,10 @@ def test_infer_command(tmp_path, capsys):
         main(arguments + deformation + ["--method", "reweight", "--nets", "4096", "--json", str(tmp_path / "w.json")])
         == 0
     )
-    assert json.loads((tmp_path / "w.json").read_text())["method"] == "reweight"
+    reweighted = json.loads((tmp_path / "w.json").read_text())
+    assert reweighted["method"] == "reweight" and reweighted["importance_ess"] > 1000
+    assert reweighted["deformation"]["potential"] == "phi4:lam=0.5" and reweighted["deformation"]["box"]["length"] == 2
+    assert record["deformation"]["discretisation_error"] < 1e-6
     assert "effective" in capsys.readouterr().out
 
 

@@ -23,6 +23,11 @@ def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
         "dual-g4c-difference-cos-fourier",
         "dual-symmetry-gauss_net-translations",
         "dual-symmetry-gauss_net-rotations",
+        "dual-internal-cos_doublet_net-eighth-turn",
+        "phi4-tree-level-d1",
+        "phi4-one-loop-g2-d1",
+        "independence-breaking-shared-scale-N200",
+        "independence-breaking-pair-coupling",
     } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}

@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (registration)
     complex_net,
     cos_doublet_net,
     cos_net,
+    double_well_net,
     erf_net,
     fourier_net,
     gauss_net,

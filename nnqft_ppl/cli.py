@@ -173,6 +173,20 @@ def _build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--out", help="directory for the InferenceData (netCDF), summary, plots and correlators")
     infer.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
+    landscape = commands.add_parser("landscape", help="classical configurations: local maxima of P(theta)")
+    landscape.add_argument("model", help="registered name, or file.py:function / module:function")
+    landscape.add_argument("--grid", help="points for the configurations (default 21 points in [-2, 2] along x)")
+    landscape.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    landscape.add_argument("--deform", help="potential, as for infer (e.g. polynomial:g2=-4,g4=1)")
+    landscape.add_argument("--box", help="integration box of the deformation: L=10[,center=0]")
+    landscape.add_argument("--starts", type=int, default=256, help="random starts (default 256)")
+    landscape.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
+    landscape.add_argument("--learning-rate", type=float, default=0.05, help="initial Adam step (default 0.05)")
+    landscape.add_argument("--seed", type=int, default=0)
+    landscape.add_argument("--json", help="write the configurations and families (JSON) to this file")
+    landscape.add_argument("--out", help="directory for landscape.nc, result.json and landscape.png")
+    landscape.add_argument("--quiet", action="store_true", help="no table")
+
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
     reproduce.add_argument("--out", default="nnqft_report", help="report directory (default nnqft_report)")
@@ -236,6 +250,8 @@ def _run(args) -> None:
         _run_compare(args)
     elif args.command == "infer":
         _run_infer(args)
+    elif args.command == "landscape":
+        _run_landscape(args)
     elif args.command == "reproduce":
         from .report import reproduce
 
@@ -402,23 +418,91 @@ def _run_compare(args) -> None:
             print(f"- {check.name}: {check.detail}")
 
 
+def _deformed(model, deformation, box, d: int):
+    """``model`` deformed by ``--deform`` over ``--box`` (both or neither)."""
+    if (deformation is None) != (box is None):
+        raise ValueError("--deform and --box go together (the potential is integrated over the box)")
+    if deformation is None:
+        return model
+    from .box import Box
+    from .deform import deform
+    from .potentials import parse_potential
+
+    return deform(model, parse_potential(deformation), Box.parse(box, d=d))
+
+
+def _run_landscape(args) -> None:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from .landscape import landscape, plot_landscape
+    from .spacetime import parse_points
+
+    grid = parse_points(args.grid) if args.grid is not None else np.linspace(-2.0, 2.0, 21)[:, None]
+    model = _deformed(args.model, args.deform, args.box, len(grid[0]))
+    result = landscape(
+        model,
+        grid,
+        params=_parse_sets(args.set),
+        starts=args.starts,
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+    )
+    record = {
+        "model": result.attrs["model"],
+        "params": json.loads(result.attrs["params"]),
+        "grid": result["grid"].values.tolist(),
+        "starts": args.starts,
+        "converged": int(result["converged"].sum()),
+        "configurations": [
+            {
+                "phi": result["phi_configuration"].values[k].tolist(),
+                "log_density": float(result["configuration_log_density"].values[k]),
+                "kind": str(result["kind"].values[k]),
+                "n_positive": int(result["n_positive"].values[k]),
+                "n_flat": int(result["n_flat"].values[k]),
+                "n_negative": int(result["n_negative"].values[k]),
+                "share": float(result["share"].values[k]),
+                "family": int(result["family"].values[k]),
+            }
+            for k in range(result.sizes["configuration"])
+        ],
+    }
+    if args.out is not None:
+        from matplotlib.figure import Figure
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        result.to_netcdf(out / "landscape.nc", engine="h5netcdf")
+        (out / "result.json").write_text(json.dumps(record, indent=1))
+        figure = Figure(figsize=(10, 3.8), layout="tight")
+        plot_landscape(result, figure.subplots(1, 2))
+        figure.savefig(out / "landscape.png", dpi=120)
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(record, indent=1))
+    if not args.quiet:
+        print(f"{record['model']}: {record['converged']} of {args.starts} climbs converged; families:")
+        for family in range(result.sizes["family"]):
+            print(
+                f"  log P = {result['family_log_density'].values[family]:.6g}: "
+                f"{100 * result['family_share'].values[family]:.3g}% of the climbs, "
+                f"{int(result['family_size'].values[family])} distinct configurations"
+            )
+
+
 def _run_infer(args) -> None:
     import json
     from pathlib import Path
 
-    from .deform import deform
     from .output import deviation_table, run_record, write_outputs
     from .spacetime import load_points, parse_points
 
     points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
     model, params, orders = args.model, _parse_sets(args.set), _parse_orders(args.orders)
-    if (args.deform is None) != (args.box is None):
-        raise ValueError("--deform and --box go together (the potential is integrated over the box)")
-    if args.deform is not None:
-        from .box import Box
-        from .potentials import parse_potential
-
-        model = deform(model, parse_potential(args.deform), Box.parse(args.box, d=len(points[0])))
+    model = _deformed(model, args.deform, args.box, len(points[0]))
     extra = {}
     if hasattr(model, "quadrature"):
         rule = model.quadrature(params)

@@ -84,8 +84,19 @@ def _is_phase(site) -> bool:
     )
 
 
-def _reparametrised(model):
-    return handlers.reparam(model, config=lambda site: PhaseReparam() if _is_phase(site) else None)
+class UnwrappedPhaseReparam(Reparam):
+    """A uniform phase as an unbounded real ``<name>_unwrapped`` (flat density) taken modulo 2 pi: for MAP,
+    where the 2-vector of :class:`PhaseReparam` would collapse to its density's maximum at the origin.
+    The phase is then an exactly flat direction of log P, as it is."""
+
+    def __call__(self, name, fn, obs):
+        assert obs is None, "UnwrappedPhaseReparam does not support observed sites"
+        unwrapped = numpyro.sample(f"{name}_unwrapped", dist.ImproperUniform(dist.constraints.real, fn.batch_shape, ()))
+        return None, jnp.remainder(unwrapped + math.pi, 2 * math.pi) - math.pi
+
+
+def _reparametrised(model, phase=PhaseReparam):
+    return handlers.reparam(model, config=lambda site: phase() if _is_phase(site) else None)
 
 
 def _numpyro_promotion():
@@ -303,15 +314,20 @@ def map_search(
     learning_rate: float = 0.01,
     seed: int = 0,
     top: int | None = None,
+    hessian: bool = False,
 ):
-    """Maxima of the parameter density from ``starts`` random starts (draws of the free model), all at
+    r"""Maxima of the parameter density from ``starts`` random starts (draws of the free model), all at
     once: Adam on the negative log-density in NumPyro's unconstrained space (SVI with an ``AutoDelta``
-    guide), vmapped over starts, ``steps`` steps in one compiled ``lax.scan``.
+    guide; the step size decays from ``learning_rate`` by 100x over the climb), vmapped over starts,
+    ``steps`` steps in one compiled ``lax.scan``.  Phases are unwrapped reals (flat, as they are).
 
     Returns an ``xarray.Dataset`` with dim ``start`` ordered by decreasing log-density (the best
     ``top``, default all): every latent site and deterministic (``phi`` at the points, ...) at the
     optimum, ``log_density`` (log P(theta) up to its constant, including the deformation) and
-    ``gradient_norm`` (in the unconstrained space; small at a converged maximum).
+    ``gradient_norm`` (in the unconstrained space; small at a converged maximum).  With ``hessian=True``
+    also ``hessian_eigenvalues`` (start, direction): the ascending eigenvalues of the Hessian of
+    :math:`-\log P` in the parameters themselves (phases unwrapped), positive at a strict maximum of P,
+    negative along a saddle's descending directions, zero along flat ones (moduli).
     """
     import xarray as xr
     from numpyro.infer import SVI, Trace_ELBO
@@ -328,9 +344,10 @@ def map_search(
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     trace = check_field(spec.model, points, params, spec.name)
     x = as_input(points)
-    target = _reparametrised(spec.model)
+    target = _reparametrised(spec.model, UnwrappedPhaseReparam)
     guide = AutoDelta(target, init_loc_fn=numpyro.infer.init_to_sample)
-    svi = SVI(target, guide, numpyro.optim.Adam(learning_rate), Trace_ELBO())
+    schedule = lambda step: learning_rate * 0.01 ** (step / steps)  # noqa: E731 (decays 100x over the climb)
+    svi = SVI(target, guide, numpyro.optim.Adam(schedule), Trace_ELBO())
 
     def optimise(key):
         state = svi.init(key, x, **params)
@@ -349,17 +366,28 @@ def map_search(
         return svi.loss.loss(jax.random.PRNGKey(0), values, target, guide, x, **params)
 
     log_p, sites = jax.vmap(evaluate)(latent)
+    if hessian:
+        from jax.flatten_util import ravel_pytree
+
+        def curvature(values):
+            flat, unravel = ravel_pytree(values)
+            return jnp.linalg.eigvalsh(jax.hessian(lambda v: -log_density(target, (x,), params, unravel(v))[0])(flat))
+
+        with _numpyro_promotion():
+            eigenvalues = np.asarray(jax.jit(jax.vmap(curvature))(latent))
     gradients = jax.vmap(jax.grad(loss))(optimum)
     gradient = np.sqrt(sum(np.sum(np.reshape(np.asarray(g), (starts, -1)) ** 2, axis=1) for g in gradients.values()))
     order = np.argsort(-np.asarray(log_p))[: top or starts]
     dims, coords = _dims(trace, len(points))
     data = {}
     for name, value in sites.items():
-        if name.endswith("_vector") or name not in trace or trace[name].get("is_observed"):
+        if name.endswith(("_vector", "_unwrapped")) or name not in trace or trace[name].get("is_observed"):
             continue
         data[name] = (("start", *dims.get(name, [])), np.asarray(value)[order])
     data["log_density"] = ("start", np.asarray(log_p)[order])
     data["gradient_norm"] = ("start", gradient[order])
+    if hessian:
+        data["hessian_eigenvalues"] = (("start", "direction"), eigenvalues[order])
     data["points"] = (("point", "coordinate"), points)
     attrs = {
         "model": spec.name,

@@ -18,6 +18,7 @@ Momenta in a ball (a cutoff) are mapped from :math:`\mathbb R^d` by
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -304,6 +305,40 @@ def write_inference(idata, correlators, out_dir) -> None:
     correlators.to_netcdf(out / "correlators.nc", engine="h5netcdf")
 
 
+@functools.lru_cache(maxsize=16)
+def _climber(model, params_items: tuple, steps: int, learning_rate: float):
+    """Compiled programs of :func:`map_search` for one model and its hyperparameters (cached, so that
+    repeated searches compile once): the vmapped climb, returning the optimum's latent values,
+    log-density, sites and gradient norm, and the Hessian spectra at given latent values."""
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer import SVI, Trace_ELBO
+    from numpyro.infer.autoguide import AutoDelta
+    from numpyro.infer.util import log_density
+
+    params = dict(params_items)
+    target = _reparametrised(model, UnwrappedPhaseReparam)
+    guide = AutoDelta(target, init_loc_fn=numpyro.infer.init_to_sample)
+    schedule = lambda step: learning_rate * 0.01 ** (step / steps)  # noqa: E731 (decays 100x over the climb)
+    svi = SVI(target, guide, numpyro.optim.Adam(schedule), Trace_ELBO())
+
+    def climb(key, x):
+        state = svi.init(key, x, **params)
+        state, _ = jax.lax.scan(lambda s, _: (svi.update(s, x, **params)[0], None), state, None, length=steps)
+        optimum = svi.get_params(state)
+        latent = guide.median(optimum)
+        log_p, trace = log_density(target, (x,), params, latent)
+        sites = {k: s["value"] for k, s in trace.items() if s["type"] in ("sample", "deterministic")}
+        gradient = jax.grad(lambda q: svi.loss.loss(jax.random.PRNGKey(0), q, target, guide, x, **params))(optimum)
+        norm = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree_util.tree_leaves(gradient)))
+        return latent, log_p, sites, norm
+
+    def curvature(latent, x):
+        flat, unravel = ravel_pytree(latent)
+        return jnp.linalg.eigvalsh(jax.hessian(lambda v: -log_density(target, (x,), params, unravel(v))[0])(flat))
+
+    return jax.jit(jax.vmap(climb, in_axes=(0, None))), jax.jit(jax.vmap(curvature, in_axes=(0, None)))
+
+
 def map_search(
     model,
     points,
@@ -330,9 +365,6 @@ def map_search(
     negative along a saddle's descending directions, zero along flat ones (moduli).
     """
     import xarray as xr
-    from numpyro.infer import SVI, Trace_ELBO
-    from numpyro.infer.autoguide import AutoDelta
-    from numpyro.infer.util import log_density
 
     spec = get_model(model)
     points = as_points(points)
@@ -344,39 +376,12 @@ def map_search(
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     trace = check_field(spec.model, points, params, spec.name)
     x = as_input(points)
-    target = _reparametrised(spec.model, UnwrappedPhaseReparam)
-    guide = AutoDelta(target, init_loc_fn=numpyro.infer.init_to_sample)
-    schedule = lambda step: learning_rate * 0.01 ** (step / steps)  # noqa: E731 (decays 100x over the climb)
-    svi = SVI(target, guide, numpyro.optim.Adam(schedule), Trace_ELBO())
-
-    def optimise(key):
-        state = svi.init(key, x, **params)
-        state, _ = jax.lax.scan(lambda s, _: (svi.update(s, x, **params)[0], None), state, None, length=steps)
-        return svi.get_params(state)
-
+    climb, curvature = _climber(spec.model, tuple(sorted(params.items())), steps, float(learning_rate))
     with _numpyro_promotion():
-        optimum = jax.jit(jax.vmap(optimise))(jax.random.split(jax.random.PRNGKey(seed), starts))
-    latent = jax.vmap(lambda p: guide.median(p))(optimum)
-
-    def evaluate(values):
-        log_p, model_trace = log_density(target, (x,), params, values)
-        return log_p, {k: s["value"] for k, s in model_trace.items() if s["type"] in ("sample", "deterministic")}
-
-    def loss(values):  # -log P at the AutoDelta point (its guide density is 0)
-        return svi.loss.loss(jax.random.PRNGKey(0), values, target, guide, x, **params)
-
-    log_p, sites = jax.vmap(evaluate)(latent)
-    if hessian:
-        from jax.flatten_util import ravel_pytree
-
-        def curvature(values):
-            flat, unravel = ravel_pytree(values)
-            return jnp.linalg.eigvalsh(jax.hessian(lambda v: -log_density(target, (x,), params, unravel(v))[0])(flat))
-
-        with _numpyro_promotion():
-            eigenvalues = np.asarray(jax.jit(jax.vmap(curvature))(latent))
-    gradients = jax.vmap(jax.grad(loss))(optimum)
-    gradient = np.sqrt(sum(np.sum(np.reshape(np.asarray(g), (starts, -1)) ** 2, axis=1) for g in gradients.values()))
+        latent, log_p, sites, gradient = climb(jax.random.split(jax.random.PRNGKey(seed), starts), x)
+        if hessian:
+            eigenvalues = np.asarray(curvature(latent, x))
+    gradient = np.asarray(gradient)
     order = np.argsort(-np.asarray(log_p))[: top or starts]
     dims, coords = _dims(trace, len(points))
     data = {}

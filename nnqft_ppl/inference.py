@@ -48,6 +48,7 @@ __all__ = [
     "map_search",
     "InferenceWarning",
     "PhaseReparam",
+    "hessian_spectra",
     "EXTRA_FIELDS",
     "THRESHOLDS",
 ]
@@ -376,11 +377,9 @@ def map_search(
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     trace = check_field(spec.model, points, params, spec.name)
     x = as_input(points)
-    climb, curvature = _climber(spec.model, tuple(sorted(params.items())), steps, float(learning_rate))
+    climb, _ = _climber(spec.model, tuple(sorted(params.items())), steps, float(learning_rate))
     with _numpyro_promotion():
         latent, log_p, sites, gradient = climb(jax.random.split(jax.random.PRNGKey(seed), starts), x)
-        if hessian:
-            eigenvalues = np.asarray(curvature(latent, x))
     gradient = np.asarray(gradient)
     order = np.argsort(-np.asarray(log_p))[: top or starts]
     dims, coords = _dims(trace, len(points))
@@ -391,8 +390,6 @@ def map_search(
         data[name] = (("start", *dims.get(name, [])), np.asarray(value)[order])
     data["log_density"] = ("start", np.asarray(log_p)[order])
     data["gradient_norm"] = ("start", gradient[order])
-    if hessian:
-        data["hessian_eigenvalues"] = (("start", "direction"), eigenvalues[order])
     data["points"] = (("point", "coordinate"), points)
     attrs = {
         "model": spec.name,
@@ -403,4 +400,25 @@ def map_search(
         "learning_rate": float(learning_rate),
         "seed": int(seed),
     }
-    return xr.Dataset(data, coords={**coords, "start": np.arange(len(order))}, attrs=attrs)
+    result = xr.Dataset(data, coords={**coords, "start": np.arange(len(order))}, attrs=attrs)
+    if hessian:
+        spectra = hessian_spectra(result, spec.model, steps, learning_rate)
+        result["hessian_eigenvalues"] = (("start", "direction"), spectra)
+    return result
+
+
+def hessian_spectra(found, model, steps: int, learning_rate: float, starts=None) -> np.ndarray:
+    r"""Ascending eigenvalues of the Hessian of :math:`-\log P` at the optima of a :func:`map_search` result
+    ``found`` (all starts, or the indices ``starts``), in the parameters themselves (phases unwrapped).
+    ``model``, ``steps`` and ``learning_rate`` are the search's (they select its compiled programs)."""
+    params = json.loads(found.attrs["params"])
+    _, curvature = _climber(model, tuple(sorted(params.items())), steps, float(learning_rate))
+    index = np.arange(found.sizes["start"]) if starts is None else np.asarray(starts)
+    trace = check_field(model, found["points"].values, params)
+    latent = {
+        f"{name}_unwrapped" if _is_phase(site) else name: jnp.asarray(found[name].values[index])
+        for name, site in trace.items()
+        if site["type"] == "sample" and not site["is_observed"]
+    }
+    with _numpyro_promotion():
+        return np.asarray(curvature(latent, as_input(found["points"].values)))

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inference import map_search
+from .inference import hessian_spectra, map_search
+from .registry import get_model
 from .spacetime import as_points
 
 __all__ = ["landscape", "plot_landscape", "FLAT_TOLERANCE"]
@@ -90,9 +91,8 @@ def landscape(
     import xarray as xr
 
     grid = as_points(grid)
-    found = map_search(
-        model, grid, params=params, starts=starts, steps=steps, learning_rate=learning_rate, seed=seed, hessian=True
-    )
+    spec = get_model(model)
+    found = map_search(spec, grid, params=params, starts=starts, steps=steps, learning_rate=learning_rate, seed=seed)
     converged = found["gradient_norm"].values <= gradient_tolerance
     if not np.any(converged):
         raise ValueError(
@@ -101,31 +101,33 @@ def landscape(
         )
     log_p = found["log_density"].values[converged].astype(np.float64)
     phi = found["phi"].values[converged].astype(np.float64)
-    eigenvalues = found["hessian_eigenvalues"].values[converged].astype(np.float64)
-    positive, flat, negative = _classify(eigenvalues, flat_tolerance)
     density_tolerance = max(1e-4, rtol * float(np.max(np.abs(log_p))))
     field_tolerance = max(1e-4, rtol * float(np.max(np.abs(phi), initial=0.0)))
     keys = np.column_stack([log_p, phi])
     labels = _group(keys, np.concatenate([[density_tolerance], np.full(phi.shape[1], field_tolerance)]))
     leaders = np.array([int(np.argmax(labels == label)) for label in range(labels.max() + 1)])
-    signature = np.column_stack([log_p, positive, flat, negative])[leaders]
+    # Hessians at one start per configuration (its best, the leader): the expensive part of a search
+    spectra = hessian_spectra(found, spec.model, steps, learning_rate, np.flatnonzero(converged)[leaders])
+    spectra = spectra.astype(np.float64)
+    positive, flat, negative = _classify(spectra, flat_tolerance)
+    signature = np.column_stack([log_p[leaders], positive, flat, negative])
     families = _group(signature, np.array([density_tolerance, 0, 0, 0]))
     share = np.bincount(labels, minlength=len(leaders)) / len(labels)
     family_leaders = np.array([int(np.argmax(families == f)) for f in range(families.max() + 1)])
     per_start = np.full(len(converged), -1)  # -1: the climb did not converge
     per_start[converged] = labels
-    data = {name: found[name] for name in found.data_vars if name != "hessian_eigenvalues"}
+    data = {name: found[name] for name in found.data_vars}
     data.update(
         {
             "converged": ("start", converged),
             "configuration": ("start", per_start),
             "phi_configuration": (("configuration", "point"), phi[leaders]),
             "configuration_log_density": ("configuration", log_p[leaders]),
-            "hessian_eigenvalues": (("configuration", "direction"), eigenvalues[leaders]),
-            "n_positive": ("configuration", positive[leaders]),
-            "n_flat": ("configuration", flat[leaders]),
-            "n_negative": ("configuration", negative[leaders]),
-            "kind": ("configuration", np.where(negative[leaders] == 0, "maximum", "saddle")),
+            "hessian_eigenvalues": (("configuration", "direction"), spectra),
+            "n_positive": ("configuration", positive),
+            "n_flat": ("configuration", flat),
+            "n_negative": ("configuration", negative),
+            "kind": ("configuration", np.where(negative == 0, "maximum", "saddle")),
             "share": ("configuration", share),
             "family": ("configuration", families),
             "family_log_density": ("family", log_p[leaders][family_leaders]),

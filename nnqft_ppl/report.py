@@ -527,6 +527,59 @@ def interactions(sizes: Sizes, out: Path) -> list[Claim]:
     return claims
 
 
+@check
+def landscapes(sizes: Sizes, out: Path) -> list[Claim]:
+    """Classical configurations as maxima of P(theta) (PHYSICS G.1): the double-well net's continuum of
+    constant vacua (log-density and flat directions as predicted) and Cos-net's unique vacuum.  These are
+    optimisation results, not Monte Carlo: the "stderr" is the tolerance of the climb (1e-4 relative)."""
+    from matplotlib.figure import Figure
+
+    from models.double_well_net import landscape_prediction
+
+    from .landscape import landscape, plot_landscape
+
+    params, grid = {"width": 6, "kappa": 4.0, "v": 1.0}, np.linspace(-1.0, 1.0, 5)[:, None]
+    result = landscape("double_well_net", grid, params=params, starts=32, steps=1500, learning_rate=0.05)
+    expected = landscape_prediction(**params)
+    figure = Figure(figsize=(10, 3.8), layout="tight")
+    plot_landscape(result, figure.subplots(1, 2))
+    figure.savefig(out / "landscape_double_well.png", dpi=110)
+    worst = float(result["configuration_log_density"].values.min())
+    claims = [
+        Claim(
+            "landscape-double-well-log-density",
+            "double_well_net (N=6, kappa=4, v=1): every climb ends at a maximum with log P = "
+            "N[-log Z - (d/2) log(2 pi sigma_b^2/d)] (alpha = +-v, b = 0; the lowest of the maxima found)",
+            "PHYSICS G.1",
+            expected["max_log_density"],
+            worst,
+            1e-4 * abs(expected["max_log_density"]),
+            figure="landscape_double_well.png",
+        ),
+        Claim(
+            "landscape-double-well-moduli",
+            "double_well_net: the maxima have N flat Hessian directions (the phases: a continuum of constant "
+            f"vacua; {int(result['family_size'].values[0])} distinct fields from {result.sizes['start']} climbs)",
+            "PHYSICS G.1",
+            float(expected["flat_directions"]),
+            float(np.min(result["n_flat"].values)),
+            0.1,
+        ),
+    ]
+    vacuum = landscape("cos_net", grid, params={"width": 5}, starts=16, steps=1500, learning_rate=0.05)
+    claims.append(
+        Claim(
+            "landscape-cos-net-unique-vacuum",
+            "cos_net (N=5): all climbs reach one configuration, phi = 0 (number of distinct configurations)",
+            "PHYSICS G.1",
+            1.0,
+            float(vacuum.sizes["configuration"]),
+            0.1,
+        )
+    )
+    return claims
+
+
 def reproduce(out_dir="nnqft_report", quick: bool = False) -> list[Claim]:
     """Run every registered check, write report.md / report.json / figures, return the claims."""
     out = Path(out_dir)

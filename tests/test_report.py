@@ -28,6 +28,8 @@ def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
         "phi4-one-loop-g2-d1",
         "independence-breaking-shared-scale-N200",
         "independence-breaking-pair-coupling",
+        "landscape-double-well-moduli",
+        "landscape-cos-net-unique-vacuum",
     } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}

@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from . import nets, theory  # noqa: E402
 from .ensemble import sample_ensemble
 from .independence import independence_breaking
+from .mixed import mixed_correlators, mixed_from_draws
 from .neurons import sample_neurons
 from .output import deviation_table, plot_two_point, run_record
 from .registry import ModelSpec, get_model, list_models, register_model
@@ -26,6 +27,8 @@ __all__ = [
     "get_model",
     "independence_breaking",
     "list_models",
+    "mixed_correlators",
+    "mixed_from_draws",
     "nets",
     "plot_two_point",
     "register_model",

@@ -2,7 +2,8 @@
 
     nnqft models
     nnqft sample MODEL --points "0;0.5;1" [--set width=10 ...] [--nets N] [--orders 2,4,6]
-                 [--seed 0] [--method ensemble|neurons] [--json FILE] [--out DIR]
+                 [--seed 0] [--method ensemble|neurons] [--mixed field_neuron,... [--neuron-points "0;0.5"]]
+                 [--json FILE] [--out DIR]
     nnqft scan MODEL --points ... [--widths 2,5,10,...] [--method ensemble|neurons|both] [--out DIR]
     nnqft scan --preset hms20 [--d 1] [--out DIR]
     nnqft coupling MODEL --points ... --width N [--cutoffs 7,10,...] [--out DIR]
@@ -73,6 +74,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="brute-force ensemble, or the exact finite-width engine (i.i.d. neurons)",
     )
     sample.add_argument("--checkpoint", help="checkpoint file: saved periodically, resumed if present")
+    sample.add_argument(
+        "--mixed",
+        help="also mixed field-neuron correlators from the ensemble's --nets networks (PHYSICS G.2), comma-separated: "
+        "field_neuron, field_bare_neuron, field_field_neuron_squared",
+    )
+    sample.add_argument("--neuron-points", help='neuron probe points of --mixed (default: the points), e.g. "0;0.5"')
     sample.add_argument("--json", help="write the run record (JSON) to this file")
     sample.add_argument("--out", help="directory for correlators.nc, result.json and g2.png")
     sample.add_argument("--quiet", action="store_true", help="no progress bar or table")
@@ -205,6 +212,23 @@ def _run(args) -> None:
         from .spacetime import load_points, parse_points
 
         points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+        if args.neuron_points is not None and args.mixed is None:
+            raise ValueError("--neuron-points goes with --mixed")
+        mixed = None
+        if args.mixed is not None:  # first: its input is checked before the long run
+            from .mixed import mixed_correlators, mixed_record, mixed_table, with_mixed
+
+            probes = None if args.neuron_points is None else parse_points(args.neuron_points)
+            mixed = mixed_correlators(
+                args.model,
+                points,
+                probes,
+                args.mixed,
+                n_nets=args.nets,
+                seed=args.seed,
+                params=_parse_sets(args.set),
+                progress=False if args.quiet else None,
+            )
         dataset = sample(
             args.model,
             points,
@@ -216,10 +240,13 @@ def _run(args) -> None:
             checkpoint=args.checkpoint,
             progress=False if args.quiet else None,
         )
-        write_outputs(dataset, args.out, args.json)
+        extra = None if mixed is None else {"mixed": mixed_record(mixed)}
+        write_outputs(dataset if mixed is None else with_mixed(dataset, mixed), args.out, args.json, extra)
         if not args.quiet:
             print(f"{dataset.attrs['model']} {dataset.attrs['params']}  {args.method}, {args.nets:,} networks")
             print(deviation_table(dataset))
+            if mixed is not None:
+                print(mixed_table(mixed))
     elif args.command == "scan":
         _run_scan(args)
     elif args.command == "coupling":
@@ -595,7 +622,7 @@ def _attach_values(argv):
     """``--points -1;0`` -> ``--points=-1;0``: argparse would read a leading '-' as an option."""
     out, argv = [], list(argv)
     for k, item in enumerate(argv):
-        if k > 0 and argv[k - 1] in ("--points", "--widths") and item.startswith("-") and out:
+        if k > 0 and argv[k - 1] in ("--points", "--widths", "--neuron-points") and item.startswith("-") and out:
             out[-1] = f"{argv[k - 1]}={item}"
         else:
             out.append(item)

@@ -30,6 +30,7 @@ def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
         "independence-breaking-pair-coupling",
         "landscape-double-well-moduli",
         "landscape-cos-net-unique-vacuum",
+        "mixed-midpoint-peak",
     } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}

@@ -11,6 +11,7 @@ library measures full and connected correlators with error bars, by brute force
 __version__ = "0.1.0"
 
 from . import nets, theory  # noqa: E402
+from .action import action_function, reconstruct_action
 from .ensemble import sample_ensemble
 from .independence import independence_breaking
 from .mixed import mixed_correlators, mixed_from_draws
@@ -23,6 +24,7 @@ from .tails import HeavyTailWarning
 __all__ = [
     "HeavyTailWarning",
     "ModelSpec",
+    "action_function",
     "deviation_table",
     "get_model",
     "independence_breaking",
@@ -31,6 +33,7 @@ __all__ = [
     "mixed_from_draws",
     "nets",
     "plot_two_point",
+    "reconstruct_action",
     "register_model",
     "run_record",
     "sample",

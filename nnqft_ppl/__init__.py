@@ -19,6 +19,7 @@ from .neurons import sample_neurons
 from .output import deviation_table, plot_two_point, run_record
 from .registry import ModelSpec, get_model, list_models, register_model
 from .sampling import sample
+from .shards import merge_shards, sample_distributed
 from .tails import HeavyTailWarning
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "get_model",
     "independence_breaking",
     "list_models",
+    "merge_shards",
     "mixed_correlators",
     "mixed_from_draws",
     "nets",
@@ -37,6 +39,7 @@ __all__ = [
     "register_model",
     "run_record",
     "sample",
+    "sample_distributed",
     "sample_ensemble",
     "sample_neurons",
     "theory",

@@ -4,6 +4,9 @@
     nnqft sample MODEL --points "0;0.5;1" [--set width=10 ...] [--nets N] [--orders 2,4,6]
                  [--seed 0] [--method ensemble|neurons] [--mixed field_neuron,... [--neuron-points "0;0.5"]]
                  [--json FILE] [--out DIR]
+    nnqft sample MODEL --points ... [--blocks 20] --shard K/M --out DIR (shard K of M, 0-based: DIR/shard-K-of-M.npz)
+    nnqft sample MODEL --points ... [options] --distributed             (one process of a jax.distributed run)
+    nnqft merge FILES... [--json FILE] [--out DIR]                      (the shards of a run -> its result)
     nnqft scan MODEL --points ... [--widths 2,5,10,...] [--method ensemble|neurons|both] [--out DIR]
     nnqft scan --preset hms20 [--d 1] [--out DIR]
     nnqft coupling MODEL --points ... --width N [--cutoffs 7,10,...] [--out DIR]
@@ -75,6 +78,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--checkpoint", help="checkpoint file: saved periodically, resumed if present")
     sample.add_argument(
+        "--blocks", type=int, default=20, help="jackknife blocks (default 20; at least as many as --shard's M)"
+    )
+    sample.add_argument(
         "--mixed",
         help="also mixed field-neuron correlators from the ensemble's --nets networks (PHYSICS G.2), comma-separated: "
         "field_neuron, field_bare_neuron, field_field_neuron_squared",
@@ -83,6 +89,26 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--json", help="write the run record (JSON) to this file")
     sample.add_argument("--out", help="directory for correlators.nc, result.json and g2.png")
     sample.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    split = sample.add_mutually_exclusive_group()
+    split.add_argument(
+        "--shard",
+        metavar="K/M",
+        help="compute only shard K (0-based) of M of the run (whole jackknife blocks) and write "
+        "DIR/shard-K-of-M.npz (needs --out DIR); nnqft merge combines the M files into the run's result",
+    )
+    split.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one process of a jax.distributed run (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID, "
+        "or srun): each process computes one shard; process 0 writes --json/--out",
+    )
+
+    merge = commands.add_parser("merge", help="combine the shard files of a run (nnqft sample --shard) exactly")
+    merge.add_argument("files", nargs="+", help="shard files of one run, one per shard")
+    merge.add_argument("--model", help="the model, if the shards' reference (e.g. file.py:function) does not load here")
+    merge.add_argument("--json", help="write the run record (JSON) to this file")
+    merge.add_argument("--out", help="directory for correlators.nc, result.json and g2.png")
+    merge.add_argument("--quiet", action="store_true", help="no table")
 
     scan = commands.add_parser("scan", help="width scan: approach to the Gaussian limit (HMS20)")
     scan.add_argument("model", nargs="?", help="model (omit with --preset)")
@@ -194,6 +220,20 @@ def _build_parser() -> argparse.ArgumentParser:
     landscape.add_argument("--out", help="directory for landscape.nc, result.json and landscape.png")
     landscape.add_argument("--quiet", action="store_true", help="no table")
 
+    action = commands.add_parser("action", help="reconstruct the action from correlators; its locality")
+    action.add_argument("model", help="model name")
+    action_where = action.add_mutually_exclusive_group(required=True)
+    action_where.add_argument("--points", help='points: ";" between points, "," between coordinates')
+    action_where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
+    action.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    action.add_argument("--order", type=int, choices=(1, 2), default=1, help="order in 1/N (default 1)")
+    action.add_argument("--nets", type=int, default=100_000, help="networks (default 100000)")
+    action.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble")
+    action.add_argument("--seed", type=int, default=0)
+    action.add_argument("--json", help="write the result (JSON) to this file")
+    action.add_argument("--out", help="directory for couplings.nc, result.json and locality.png")
+    action.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
     reproduce.add_argument("--out", default="nnqft_report", help="report directory (default nnqft_report)")
@@ -206,6 +246,10 @@ def _run(args) -> None:
 
         for spec in list_models():
             print(f"{spec.name:12} {spec.description}")
+    elif args.command == "sample" and (args.shard is not None or args.distributed):
+        _run_split_sample(args)
+    elif args.command == "merge":
+        _run_merge(args)
     elif args.command == "sample":
         from .output import deviation_table, write_outputs
         from .sampling import sample
@@ -238,6 +282,7 @@ def _run(args) -> None:
             params=_parse_sets(args.set),
             method=args.method,
             checkpoint=args.checkpoint,
+            n_blocks=args.blocks,
             progress=False if args.quiet else None,
         )
         extra = None if mixed is None else {"mixed": mixed_record(mixed)}
@@ -279,10 +324,74 @@ def _run(args) -> None:
         _run_infer(args)
     elif args.command == "landscape":
         _run_landscape(args)
+    elif args.command == "action":
+        _run_action(args)
     elif args.command == "reproduce":
         from .report import reproduce
 
         reproduce(out_dir=args.out, quick=args.quick)
+
+
+def _run_split_sample(args) -> None:
+    """``nnqft sample --shard K/M`` (write one shard file) or ``--distributed`` (one process of a run)."""
+    from pathlib import Path
+
+    from .output import deviation_table, write_outputs
+    from .sampling import sample
+    from .shards import initialize_distributed, parse_shard, sample_distributed
+    from .spacetime import load_points, parse_points
+
+    if args.mixed is not None or args.neuron_points is not None:
+        raise ValueError("--mixed goes with a single run, not with --shard or --distributed")
+    if args.shard is not None and args.out is None:
+        raise ValueError("--shard writes a shard file: give --out DIR (then nnqft merge DIR/shard-*.npz)")
+    if args.shard is not None and args.json is not None:
+        raise ValueError("a shard holds no result yet: give --json to nnqft merge")
+    shard = None if args.shard is None else parse_shard(args.shard)
+    if args.distributed:
+        initialize_distributed()  # before JAX computes anything
+    points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+    options = dict(
+        n_nets=args.nets,
+        orders=_parse_orders(args.orders),
+        seed=args.seed,
+        params=_parse_sets(args.set),
+        method=args.method,
+        checkpoint=args.checkpoint,
+        n_blocks=args.blocks,
+        progress=False if args.quiet else None,
+    )
+    if shard is not None:
+        result = sample(args.model, points, shard=shard, **options)
+        path = result.save(Path(args.out) / result.file_name)
+        if not args.quiet:
+            print(f"wrote {path}: {result.describe()}")
+        return
+    import jax
+
+    dataset = sample_distributed(args.model, points, **options)
+    if jax.process_index() == 0:
+        write_outputs(dataset, args.out, args.json)
+        if not args.quiet:
+            print(
+                f"{dataset.attrs['model']} {dataset.attrs['params']}  {args.method}, {args.nets:,} networks, "
+                f"{jax.process_count()} processes"
+            )
+            print(deviation_table(dataset))
+
+
+def _run_merge(args) -> None:
+    from .output import deviation_table, write_outputs
+    from .shards import merge_shards
+
+    dataset = merge_shards(args.files, model=args.model)
+    write_outputs(dataset, args.out, args.json)
+    if not args.quiet:
+        print(
+            f"{dataset.attrs['model']} {dataset.attrs['params']}  {dataset.attrs['method']}, "
+            f"{dataset.attrs['nets']:,} networks, {len(args.files)} shards"
+        )
+        print(deviation_table(dataset))
 
 
 def _run_scan(args) -> None:
@@ -609,6 +718,51 @@ def _run_infer(args) -> None:
             f"{summary['divergences']} divergences"
         )
         print(deviation_table(dataset))
+
+
+def _run_action(args) -> None:
+    """``nnqft action``: correlators (orders 2, 4, and 6 at order 2) -> couplings with jackknife errors -> locality."""
+    import json
+    from pathlib import Path
+
+    from .locality import locality, locality_record, plot_locality
+    from .sampling import sample
+    from .spacetime import load_points, parse_points
+
+    if args.nets < 2:
+        raise ValueError(f"--nets must be at least 2, got {args.nets}")
+    points = parse_points(args.points) if args.points is not None else load_points(args.points_file)
+    orders = (2, 4, 6) if args.order == 2 else (2, 4)
+    dataset = sample(
+        args.model,
+        points,
+        method=args.method,
+        orders=orders,
+        n_nets=args.nets,
+        seed=args.seed,
+        params=_parse_sets(args.set),
+        keep_replicas=True,
+        progress=False if args.quiet else None,
+    )
+    from .action import reconstruct_action
+
+    couplings = reconstruct_action(dataset, order=args.order)
+    shape = locality(couplings, points)
+    record = locality_record(couplings, shape)
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        couplings.to_netcdf(out / "couplings.nc", engine="h5netcdf")
+        (out / "result.json").write_text(json.dumps(record, indent=1))
+        plot_locality(shape, title=args.model).savefig(out / "locality.png", dpi=110)
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(record, indent=1))
+    if not args.quiet:
+        print(f"{args.model}: order {args.order}, {args.method}, {args.nets:,} networks, {len(points)} points")
+        for name, entries in record["couplings"].items():
+            print(f"{name}: " + ", ".join(f"{e['index']} {e['value']:.5g} +- {e['stderr']:.2g}" for e in entries))
+        for name, entry in record["locality"].items():
+            print(f"{name}: locality length {entry['length']:.4g} +- {entry['stderr']:.2g}, range {entry['range']:.4g}")
 
 
 def _parse_numbers(text: str, flag: str) -> list[float]:

@@ -23,7 +23,7 @@ from .spacetime import as_points
 from .streaming import memoised_chunk_function, run_arguments, stream_chunks
 from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP, check_field, network_keys, network_weights, trace_network
 
-__all__ = ["sample_ensemble", "validate_run"]
+__all__ = ["ensemble_result", "sample_ensemble", "validate_run"]
 
 
 def activations_per_batch() -> int:
@@ -81,6 +81,7 @@ def sample_ensemble(
     checkpoint_every: float = 60.0,
     progress: bool | None = None,
     keep_replicas: bool = False,
+    shard: tuple[int, int] | None = None,
 ):
     """Correlators of ``model`` at ``points`` from ``n_nets`` i.i.d. networks.
 
@@ -95,6 +96,9 @@ def sample_ensemble(
     checkpoint : path of a checkpoint file; an interrupted run resumes from it.
     keep_replicas : also return the delete-one-block jackknife replicas ``G<n>_replicas``
         (dims ``replica, p1..pn``), to jackknife quantities derived from several entries.
+    shard : ``(K, M)``: compute only shard K (0-based) of M of the run, whole jackknife
+        blocks (see :mod:`nnqft_ppl.shards`), and return it as a :class:`~nnqft_ppl.shards.Shard`;
+        :func:`~nnqft_ppl.shards.merge_shards` of all M gives this run's result bit for bit.
 
     Returns
     -------
@@ -102,6 +106,10 @@ def sample_ensemble(
     ``points`` and the run's metadata as attributes.
     """
     spec, points, params, orders = validate_run(model, points, params, n_nets, orders, seed)
+    if shard is not None:
+        from .shards import check_shard
+
+        shard = check_shard(shard)
     trace = check_field(spec.model, points, params, spec.name)
     factors = [name for name, site in trace.items() if site["type"] == "sample" and site["is_observed"]]
     if factors:
@@ -113,7 +121,7 @@ def sample_ensemble(
     per_net = params.get("width", 1) * len(points) + basis.size
     batch_size = batch_size or max(NETS_PER_CHUNK, activations_per_batch() // per_net)
     fingerprint = run_fingerprint("ensemble", spec.name, params, points, seed, n_nets, basis.max_order, n_blocks)
-    (sums,) = stream_chunks(
+    accumulators = stream_chunks(
         memoised_chunk_function(_chunk_function, spec.model, params, basis),
         run_arguments(points, seed, n_nets),
         n_nets=n_nets,
@@ -122,9 +130,21 @@ def sample_ensemble(
         chunks_per_batch=max(1, batch_size // NETS_PER_CHUNK),
         progress=progress,
         checkpoint=checkpoint,
-        fingerprint=fingerprint,
+        fingerprint=fingerprint if shard is None else {**fingerprint, "shard": list(shard)},
         checkpoint_every=checkpoint_every,
+        shard=shard,
     )
+    if shard is not None:
+        from .shards import make_shard
+
+        return make_shard("ensemble", model, fingerprint, orders, shard, accumulators)
+    return ensemble_result(spec, params, points, orders, n_nets, seed, accumulators, keep_replicas)
+
+
+def ensemble_result(spec, params, points, orders, n_nets, seed, accumulators, keep_replicas=False):
+    """The dataset of an ensemble run from its accumulators (also of merged shards)."""
+    (sums,) = accumulators
+    basis = MonomialBasis(len(points), max(orders))
     attrs = {"nets": int(n_nets), "seed": int(seed), "method": "ensemble", "n_blocks": int(np.sum(sums.counts > 0))}
     return correlator_result(
         lambda m: cumulants_from_moments(m, basis),

@@ -45,7 +45,7 @@ from .results import correlator_result
 from .streaming import memoised_chunk_function, run_arguments, stream_chunks
 from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP, as_input, check_field, network_keys, network_weights, trace_network
 
-__all__ = ["sample_neurons", "check_iid_neurons"]
+__all__ = ["sample_neurons", "check_iid_neurons", "neurons_result"]
 
 SAMPLES_PER_STEP = 2**14
 """Neurons traced at once (the networks of a chunk are mapped in steps of this many neurons)."""
@@ -307,6 +307,7 @@ def sample_neurons(
     checkpoint_every: float = 60.0,
     progress: bool | None = None,
     keep_replicas: bool = False,
+    shard: tuple[int, int] | None = None,
 ):
     """Exact finite-width correlators from the neurons of ``n_nets`` traced networks.
 
@@ -315,18 +316,22 @@ def sample_neurons(
     and ``n_nets`` samples of the network-level term, with jackknife errors over
     blocks of networks.  ``batch_size`` (networks per compiled batch) defaults to one
     chunk per device: each network already holds ``width`` samples.  Raises
-    ``ValueError`` for models it does not apply to.
+    ``ValueError`` for models it does not apply to.  ``shard=(K, M)`` computes shard K
+    of M only and returns it (a :class:`~nnqft_ppl.shards.Shard`), as for the ensemble.
     """
     spec, points, params, orders = validate_run(model, points, params, n_nets, orders, seed)
+    if shard is not None:
+        from .shards import check_shard
+
+        shard = check_shard(shard)
     if "width" not in params:
         raise ValueError(f"the exact finite-width engine needs a 'width' hyperparameter; {spec.name} has none")
     check_iid_neurons(spec, points, params)
-    width = params["width"]
     basis = MonomialBasis(len(points), max(orders))
     beta_basis = MonomialBasis(len(points), min(2, basis.max_order))  # a Gaussian term: mean and covariance
     engine = f"neurons, tiles of {SAMPLES_PER_TILE}"  # the summation order: checkpoints of another are refused
     fingerprint = run_fingerprint(engine, spec.name, params, points, seed, n_nets, basis.max_order, n_blocks)
-    neuron_sums, beta_sums = stream_chunks(
+    accumulators = stream_chunks(
         memoised_chunk_function(_chunk_function, spec.model, params, None),
         run_arguments(points, seed, n_nets),
         n_nets=n_nets,
@@ -335,12 +340,26 @@ def sample_neurons(
         chunks_per_batch=max(1, (batch_size or NETS_PER_CHUNK) // NETS_PER_CHUNK),
         progress=progress,
         checkpoint=checkpoint,
-        fingerprint=fingerprint,
+        fingerprint=fingerprint if shard is None else {**fingerprint, "shard": list(shard)},
         checkpoint_every=checkpoint_every,
         prologue=_network_inputs,
         reductions=(_neuron_power_sums(basis), _network_power_sums(beta_basis)),
         fast_compile=True,
+        shard=shard,
     )
+    if shard is not None:
+        from .shards import make_shard
+
+        return make_shard("neurons", model, fingerprint, orders, shard, accumulators)
+    return neurons_result(spec, params, points, orders, n_nets, seed, accumulators, keep_replicas)
+
+
+def neurons_result(spec, params, points, orders, n_nets, seed, accumulators, keep_replicas=False):
+    """The dataset of an exact-engine run from its accumulators (also of merged shards)."""
+    neuron_sums, beta_sums = accumulators
+    width = params["width"]
+    basis = MonomialBasis(len(points), max(orders))
+    beta_basis = MonomialBasis(len(points), min(2, basis.max_order))
 
     def field_cumulants(neuron_moments, beta_moments):
         cumulants = width * cumulants_from_moments(neuron_moments, basis)

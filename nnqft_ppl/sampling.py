@@ -17,7 +17,10 @@ def sample(model, points, *, method: str = "ensemble", **options):
     finite-width engine (:func:`~nnqft_ppl.neurons.sample_neurons`), ``method="reweight"``
     reweights the free networks of a deformed model by its deformation factor
     (:func:`~nnqft_ppl.reweighting.sample_reweighted`).  Same options and result (an
-    ``xarray.Dataset``) for all."""
+    ``xarray.Dataset``) for all.  ``shard=(K, M)`` (ensemble and neurons) computes shard K
+    of M of the run and returns a :class:`~nnqft_ppl.shards.Shard` (see :mod:`nnqft_ppl.shards`)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if options.get("shard") is not None and method == "reweight":
+        raise ValueError("shards (shard=(K, M)) are available for method='ensemble' and 'neurons' only")
     return METHODS[method](model, points, **options)

@@ -12,11 +12,17 @@ A run may split its work into several compiled programs: the chunk function, whi
 depends on the model and its hyperparameters, and ``reductions`` of its outputs,
 which need not: each reduction is then compiled once for all models and widths that
 hand it arrays of the same shapes (the exact engine's power sums).
+
+A run may also be cut into *shards* (:mod:`nnqft_ppl.shards`): shard ``K`` of ``M``
+(0-based) evaluates only the groups of the jackknife blocks ``K * B // M`` to
+``(K + 1) * B // M - 1`` (:func:`shard_blocks`), in the same order, so its blocks'
+float64 sums are bitwise those of the whole run.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import time
 from typing import Callable
 
@@ -30,7 +36,15 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .moments import BlockedSums, MonomialBasis
 from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP, as_input
 
-__all__ = ["memoised_chunk_function", "run_arguments", "stream_chunks", "TRACE_COUNTS"]
+__all__ = [
+    "block_groups",
+    "effective_blocks",
+    "memoised_chunk_function",
+    "run_arguments",
+    "shard_blocks",
+    "stream_chunks",
+    "TRACE_COUNTS",
+]
 
 TRACE_COUNTS = {"batch": 0}
 """How often a batch function was traced (compiled); a test guards against recompilation."""
@@ -102,6 +116,37 @@ def run_arguments(points, seed: int, n_nets: int) -> tuple:
     return as_input(points), jnp.uint32(seed), jnp.int32(full_chunks), jnp.int32(remainder)
 
 
+def effective_blocks(n_nets: int, n_blocks: int) -> int:
+    """The jackknife blocks a run of ``n_nets`` networks uses: ``n_blocks``, at most one per group."""
+    return max(1, min(n_blocks, -(-n_nets // NETS_PER_GROUP)))
+
+
+def shard_blocks(n_blocks: int, shard: tuple[int, int]) -> tuple[int, int]:
+    """``(first, end)``: the blocks ``first .. end - 1`` of shard ``K`` of ``M`` (0-based) of a run
+    with ``n_blocks`` (effective) blocks: ``K * n_blocks // M`` to ``(K + 1) * n_blocks // M``.
+
+    Raises ``ValueError`` unless ``0 <= K < M <= n_blocks`` (every shard holds a whole block).
+    """
+    try:
+        index, count = (operator.index(value) for value in shard)
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be a pair (K, M) of integers, got {shard!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count}: K must lie in 0..M-1 (shards count from 0)")
+    if count > n_blocks:
+        raise ValueError(
+            f"shard {index}/{count}: {count} shards need at least {count} jackknife blocks, this run has "
+            f"{n_blocks} (raise n_blocks, or use fewer shards)"
+        )
+    return index * n_blocks // count, (index + 1) * n_blocks // count
+
+
+def block_groups(n_groups: int, n_blocks: int, first: int, end: int) -> tuple[int, int]:
+    """``(first group, end group)`` of the blocks ``first .. end - 1``: group ``g`` goes to block
+    ``g * n_blocks // n_groups``, so block ``b`` starts at group ``ceil(b * n_groups / n_blocks)``."""
+    return -(-first * n_groups // n_blocks), -(-end * n_groups // n_blocks)
+
+
 def stream_chunks(
     chunk_function: Callable,
     arguments: tuple,
@@ -117,6 +162,7 @@ def stream_chunks(
     prologue: Callable | None = None,
     reductions: tuple[Callable, ...] | None = None,
     fast_compile: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> tuple[BlockedSums, ...]:
     """Evaluate the chunks of ``n_nets`` networks and return one :class:`BlockedSums` per basis.
 
@@ -134,17 +180,23 @@ def stream_chunks(
     With ``checkpoint`` (a path) the accumulators are saved every
     ``checkpoint_every`` seconds and at the end, and a run with the same
     ``fingerprint`` resumes from the file.
+    With ``shard = (K, M)`` only the groups of shard K's blocks (:func:`shard_blocks`) are
+    added (the chunks they lie in are evaluated, those at its ends also by its
+    neighbours); the other blocks stay zero.
     """
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 2:
         raise ValueError(f"n_blocks must be an integer >= 2 (delete-one-block jackknife), got {n_blocks!r}")
     devices = jax.local_devices()
-    n_chunks = -(-n_nets // NETS_PER_CHUNK)
     n_groups = -(-n_nets // NETS_PER_GROUP)
-    chunks_per_batch = min(chunks_per_batch, n_chunks)
+    n_blocks = effective_blocks(n_nets, n_blocks)
+    first_group, end_group = 0, n_groups
+    if shard is not None:
+        first_group, end_group = block_groups(n_groups, n_blocks, *shard_blocks(n_blocks, shard))
+    first_chunk, end_chunk = first_group // GROUPS_PER_CHUNK, -(-end_group // GROUPS_PER_CHUNK)
+    chunks_per_batch = min(chunks_per_batch, end_chunk - first_chunk)
     chunks_per_batch = max(len(devices), -(-chunks_per_batch // len(devices)) * len(devices))
-    n_blocks = max(1, min(n_blocks, n_groups))
     accumulators = tuple(BlockedSums.zeros(n_blocks, basis) for basis in bases)
-    next_chunk = 0
+    next_chunk = first_chunk
     if checkpoint is not None:
         restored = load_checkpoint(checkpoint, fingerprint, len(bases))
         if restored is not None:
@@ -168,9 +220,11 @@ def stream_chunks(
         return tuple(program(*output) for program, output in zip(reduce, outputs, strict=True))
 
     last_save = time.monotonic()
+    first_net, end_net = first_group * NETS_PER_GROUP, min(n_nets, end_group * NETS_PER_GROUP)
+    nets_done = lambda chunk: min(end_net, max(first_net, chunk * NETS_PER_CHUNK)) - first_net  # noqa: E731
     bar = tqdm(
-        total=n_nets,
-        initial=min(n_nets, next_chunk * NETS_PER_CHUNK),
+        total=end_net - first_net,
+        initial=nets_done(next_chunk),
         unit="net",
         unit_scale=True,
         disable=(None if progress is None else not progress),
@@ -180,7 +234,7 @@ def stream_chunks(
     def consume(chunks, outputs):
         nonlocal accumulators, last_save
         groups = (chunks[:, None] * GROUPS_PER_CHUNK + np.arange(GROUPS_PER_CHUNK)).ravel()
-        valid = groups < n_groups
+        valid = (groups >= first_group) & (groups < end_group)
         block_ids = groups[valid] * n_blocks // n_groups
         outputs = jax.device_get(outputs)
 
@@ -190,14 +244,14 @@ def stream_chunks(
         accumulators = tuple(
             sums.add(block_ids, *map(by_group, output)) for sums, output in zip(accumulators, outputs, strict=True)
         )
-        done = min(n_chunks, int(chunks[-1]) + 1)
-        bar.update(min(n_nets, done * NETS_PER_CHUNK) - bar.n)
-        if checkpoint is not None and (time.monotonic() - last_save > checkpoint_every or done == n_chunks):
+        done = min(end_chunk, int(chunks[-1]) + 1)
+        bar.update(nets_done(done) - bar.n)
+        if checkpoint is not None and (time.monotonic() - last_save > checkpoint_every or done == end_chunk):
             save_checkpoint(checkpoint, fingerprint, done, accumulators)
             last_save = time.monotonic()
 
     pending = None
-    for start in range(next_chunk, n_chunks, chunks_per_batch):
+    for start in range(next_chunk, end_chunk, chunks_per_batch):
         chunks = np.arange(start, start + chunks_per_batch, dtype=np.int32)
         outputs = batch(chunks)
         if pending is not None:

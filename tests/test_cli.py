@@ -200,3 +200,21 @@ def test_points_file(tmp_path):
 
 def test_installed_console_script_exists():
     assert (Path(sys.executable).parent / "nnqft").exists()
+
+
+def test_action_writes_couplings_result_and_plot(tmp_path, capsys):
+    """`nnqft action`: couplings with jackknife errors and locality lengths; bad input exits 2 with one line."""
+    import json as _json
+
+    out = tmp_path / "action"
+    argv = ["action", "cos_net", "--points", "0;1;2", "--set", "width=3", "--nets", "5000", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "g4: locality length" in printed and "+-" in printed
+    record = _json.loads((out / "result.json").read_text())
+    assert record["locality"]["g2"]["range"] == 2.0 and record["couplings"]["g4"][0]["stderr"] > 0
+    assert (out / "couplings.nc").stat().st_size > 0 and (out / "locality.png").stat().st_size > 0
+    assert main(["action", "cos_net", "--points", "0;0", "--nets", "2000", "--quiet"]) == 2
+    assert main(["action", "cos_net", "--points", "0;1", "--order", "3"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 2 and "positive definite" in error

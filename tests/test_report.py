@@ -31,6 +31,8 @@ def test_reproduce_writes_report_and_claims_pass(tmp_path, monkeypatch):
         "landscape-double-well-moduli",
         "landscape-cos-net-unique-vacuum",
         "mixed-midpoint-peak",
+        "action-cos-net-quartic",
+        "action-phi4-round-trip",
     } <= {c["id"] for c in claims}
     for claim in claims:
         assert set(claim) >= {"id", "statement", "theory", "measured", "stderr", "deviation_sigma", "pass"}

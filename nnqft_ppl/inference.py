@@ -306,19 +306,30 @@ def write_inference(idata, correlators, out_dir) -> None:
     correlators.to_netcdf(out / "correlators.nc", engine="h5netcdf")
 
 
+def _init_from_prior(site=None):
+    """NumPyro init strategy: a prior draw, and for the unwrapped phases of :class:`UnwrappedPhaseReparam`
+    (an improper flat site, which NumPyro would start in [-2, 2]) a uniform draw in [-pi, pi)."""
+    if site is None:
+        return functools.partial(_init_from_prior)  # NumPyro expects strategies as partials
+    if site["type"] == "sample" and not site["is_observed"] and site["name"].endswith("_unwrapped"):
+        shape = site["kwargs"].get("sample_shape", ()) + site["fn"].shape()
+        return jax.random.uniform(site["kwargs"]["rng_key"], shape, minval=-math.pi, maxval=math.pi)
+    return numpyro.infer.init_to_sample(site)
+
+
 @functools.lru_cache(maxsize=16)
-def _climber(model, params_items: tuple, steps: int, learning_rate: float):
-    """Compiled programs of :func:`map_search` for one model and its hyperparameters (cached, so that
-    repeated searches compile once): the vmapped climb, returning the optimum's latent values,
-    log-density, sites and gradient norm, and the Hessian spectra at given latent values."""
-    from jax.flatten_util import ravel_pytree
+def _climber(model, params_items: tuple, steps: int, learning_rate: float, shapes: tuple):
+    """The compiled, vmapped climb of :func:`map_search` for one model, its hyperparameters and the
+    shapes ``(starts, n_points)`` (cached, so that repeated searches compile once; the guide keeps
+    state from its first trace, so every shape gets its own): returns the optimum's latent values,
+    log-density, sites and gradient norm per start."""
     from numpyro.infer import SVI, Trace_ELBO
     from numpyro.infer.autoguide import AutoDelta
     from numpyro.infer.util import log_density
 
     params = dict(params_items)
     target = _reparametrised(model, UnwrappedPhaseReparam)
-    guide = AutoDelta(target, init_loc_fn=numpyro.infer.init_to_sample)
+    guide = AutoDelta(target, init_loc_fn=_init_from_prior())
     schedule = lambda step: learning_rate * 0.01 ** (step / steps)  # noqa: E731 (decays 100x over the climb)
     svi = SVI(target, guide, numpyro.optim.Adam(schedule), Trace_ELBO())
 
@@ -333,11 +344,23 @@ def _climber(model, params_items: tuple, steps: int, learning_rate: float):
         norm = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree_util.tree_leaves(gradient)))
         return latent, log_p, sites, norm
 
+    return jax.jit(jax.vmap(climb, in_axes=(0, None)))
+
+
+@functools.lru_cache(maxsize=16)
+def _curvature(model, params_items: tuple):
+    """The compiled Hessian spectra of -log P, vmapped over optima (cached per model and hyperparameters)."""
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer.util import log_density
+
+    params = dict(params_items)
+    target = _reparametrised(model, UnwrappedPhaseReparam)
+
     def curvature(latent, x):
         flat, unravel = ravel_pytree(latent)
         return jnp.linalg.eigvalsh(jax.hessian(lambda v: -log_density(target, (x,), params, unravel(v))[0])(flat))
 
-    return jax.jit(jax.vmap(climb, in_axes=(0, None))), jax.jit(jax.vmap(curvature, in_axes=(0, None)))
+    return jax.jit(jax.vmap(curvature, in_axes=(0, None)))
 
 
 def map_search(
@@ -377,7 +400,7 @@ def map_search(
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     trace = check_field(spec.model, points, params, spec.name)
     x = as_input(points)
-    climb, _ = _climber(spec.model, tuple(sorted(params.items())), steps, float(learning_rate))
+    climb = _climber(spec.model, tuple(sorted(params.items())), steps, float(learning_rate), (starts, len(points)))
     with _numpyro_promotion():
         latent, log_p, sites, gradient = climb(jax.random.split(jax.random.PRNGKey(seed), starts), x)
     gradient = np.asarray(gradient)
@@ -402,17 +425,17 @@ def map_search(
     }
     result = xr.Dataset(data, coords={**coords, "start": np.arange(len(order))}, attrs=attrs)
     if hessian:
-        spectra = hessian_spectra(result, spec.model, steps, learning_rate)
+        spectra = hessian_spectra(result, spec.model)
         result["hessian_eigenvalues"] = (("start", "direction"), spectra)
     return result
 
 
-def hessian_spectra(found, model, steps: int, learning_rate: float, starts=None) -> np.ndarray:
+def hessian_spectra(found, model, starts=None) -> np.ndarray:
     r"""Ascending eigenvalues of the Hessian of :math:`-\log P` at the optima of a :func:`map_search` result
-    ``found`` (all starts, or the indices ``starts``), in the parameters themselves (phases unwrapped).
-    ``model``, ``steps`` and ``learning_rate`` are the search's (they select its compiled programs)."""
+    ``found`` (all starts, or the indices ``starts``) of ``model``, in the parameters themselves (phases
+    unwrapped)."""
     params = json.loads(found.attrs["params"])
-    _, curvature = _climber(model, tuple(sorted(params.items())), steps, float(learning_rate))
+    curvature = _curvature(model, tuple(sorted(params.items())))
     index = np.arange(found.sizes["start"]) if starts is None else np.asarray(starts)
     trace = check_field(model, found["points"].values, params)
     latent = {

@@ -107,7 +107,7 @@ def landscape(
     labels = _group(keys, np.concatenate([[density_tolerance], np.full(phi.shape[1], field_tolerance)]))
     leaders = np.array([int(np.argmax(labels == label)) for label in range(labels.max() + 1)])
     # Hessians at one start per configuration (its best, the leader): the expensive part of a search
-    spectra = hessian_spectra(found, spec.model, steps, learning_rate, np.flatnonzero(converged)[leaders])
+    spectra = hessian_spectra(found, spec.model, np.flatnonzero(converged)[leaders])
     spectra = spectra.astype(np.float64)
     positive, flat, negative = _classify(spectra, flat_tolerance)
     signature = np.column_stack([log_p[leaders], positive, flat, negative])

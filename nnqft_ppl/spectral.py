@@ -150,27 +150,34 @@ class BallTransform(dist.transforms.Transform):
         return _Ball(self.radius)
 
     @staticmethod
-    def _tanh_ratio(s):
-        """tanh(s)/s, smooth at 0."""
-        safe = jnp.where(s > 1e-4, s, 1.0)
-        return jnp.where(s > 1e-4, jnp.tanh(safe) / safe, 1.0 - s**2 / 3)
+    def _norm_squared(u):
+        return jnp.sum(u * u, axis=-1)
+
+    @staticmethod
+    def _tanh_ratio(s2):
+        """tanh(s)/s as a function of s^2, smooth (with smooth gradients) at 0."""
+        small = s2 < 1e-8
+        s = jnp.sqrt(jnp.where(small, 1.0, s2))
+        return jnp.where(small, 1.0 - s2 / 3, jnp.tanh(s) / s)
 
     def __call__(self, u):
-        s = jnp.linalg.norm(u, axis=-1, keepdims=True)
-        return self.radius * self._tanh_ratio(s) * u
+        return self.radius * self._tanh_ratio(self._norm_squared(u))[..., None] * u
 
     def _inverse(self, b):
-        r = jnp.linalg.norm(b, axis=-1, keepdims=True) / self.radius
-        r = jnp.clip(r, 0.0, 1.0 - jnp.finfo(b.dtype).eps)
-        safe = jnp.where(r > 1e-4, r, 1.0)
-        ratio = jnp.where(r > 1e-4, jnp.arctanh(safe) / safe, 1.0 + r**2 / 3)  # artanh(r)/r
-        return ratio * b / self.radius
+        r2 = self._norm_squared(b) / self.radius**2
+        r2 = jnp.clip(r2, 0.0, (1.0 - jnp.finfo(b.dtype).eps) ** 2)
+        small = r2 < 1e-8
+        r = jnp.sqrt(jnp.where(small, 1.0, r2))
+        ratio = jnp.where(small, 1.0 + r2 / 3, jnp.arctanh(r) / r)  # artanh(r)/r
+        return ratio[..., None] * b / self.radius
 
     def log_abs_det_jacobian(self, u, b, intermediates=None):
         d = u.shape[-1]
-        s = jnp.linalg.norm(u, axis=-1)
-        log_sech2 = 2 * (jnp.log(2.0) - s - jax.nn.softplus(-2 * s))
-        return d * jnp.log(self.radius) + log_sech2 + (d - 1) * jnp.log(self._tanh_ratio(s))
+        s2 = self._norm_squared(u)
+        small = s2 < 1e-8
+        s = jnp.sqrt(jnp.where(small, 1.0, s2))
+        log_sech2 = jnp.where(small, -s2, 2 * (jnp.log(2.0) - s - jax.nn.softplus(-2 * s)))
+        return d * jnp.log(self.radius) + log_sech2 + (d - 1) * jnp.log(self._tanh_ratio(s2))
 
     def tree_flatten(self):
         return (self.radius,), (("radius",), {})
@@ -247,7 +254,8 @@ class IsotropicMomentum(dist.Distribution):
         return _Ball(self.outer_radius)
 
     def log_prob(self, value):
-        radius = jnp.linalg.norm(value, axis=-1)
+        squared = jnp.sum(value * value, axis=-1)
+        radius = jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1.0)), 0.0)  # smooth gradient at 0
         inside = radius < self.outer_radius
         safe = jnp.where(inside, radius, 0.0)
         return jnp.where(inside, self.log_weight(safe) - self.log_normaliser, -jnp.inf)

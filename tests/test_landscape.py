@@ -88,3 +88,27 @@ def test_landscape_command(tmp_path, capsys):
     assert "families" in capsys.readouterr().out
     assert main(["landscape", "cos_net", "--deform", "phi4:lam=1"]) == 2
     assert "--deform and --box go together" in capsys.readouterr().err
+
+
+def test_searches_of_other_shapes_and_phases_starting_on_the_whole_circle():
+    """Regression: the cached climb is per shape (a second search with other starts or points works), and
+    the unwrapped phases start uniform on [-pi, pi): after one tiny step |c| > 2 for 1 - 2/pi of them."""
+    from nnqft_ppl.inference import map_search
+
+    map_search("cos_net", [[0.0], [0.5]], params={"width": 3}, starts=4, steps=5)
+    map_search("cos_net", [[0.0], [0.5], [1.0]], params={"width": 3}, starts=8, steps=5)
+    result = map_search("cos_net", [[0.0], [0.5]], params={"width": 8}, starts=64, steps=1, learning_rate=1e-6)
+    share, expected = np.mean(np.abs(result["c"].values) > 2), 1 - 2 / np.pi
+    assert abs(share - expected) < 5 * np.sqrt(expected * (1 - expected) / result["c"].size)
+
+
+def test_ball_map_and_momentum_density_have_finite_gradients_at_the_origin():
+    """Climbs towards constant fields reach b = 0 exactly in single precision: no NaN there."""
+    from models.scalar_net import scalar_design
+    from nnqft_ppl.spectral import BallTransform
+
+    ball = BallTransform(3.0)
+    assert np.allclose(jax.jacobian(ball)(jnp.zeros(2)), 3.0 * np.eye(2))
+    assert np.all(np.isfinite(jax.grad(lambda u: ball.log_abs_det_jacobian(u, ball(u)))(jnp.zeros(2))))
+    log_prob = scalar_design(1, 1.0, 3.0, 0.0).momentum_distribution.log_prob
+    assert np.all(jax.grad(log_prob)(jnp.zeros(1)) == 0.0)

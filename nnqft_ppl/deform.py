@@ -84,11 +84,14 @@ def deform(model, potential: Potential, box: Box, *, nodes_per_side: int | None 
         return _resolve_quadrature(spec, potential, box, params, rtol)
 
     def quadrature(params: dict) -> Quadrature:
-        with handlers.block():  # its prior draws are not part of any enclosing trace
+        # its prior draws are not part of any enclosing trace, and are computed eagerly even when the
+        # model is first called inside a JAX transformation (Predictive, jit, scan)
+        with handlers.block(), jax.ensure_compile_time_eval():
             return cached_quadrature(json.dumps(spec.resolve(params), sort_keys=True))
 
     @functools.wraps(spec.model)
     def deformed(x, **params):
+        x = jnp.asarray(x)  # JAX's default float: NumPy float64 points become float32 without x64
         if x.shape[1] != box.d:
             raise ValueError(f"the points have d = {x.shape[1]}, the deformation's box has d = {box.d}")
         rule = quadrature(params)

@@ -186,3 +186,14 @@ def test_pair_coupled_net_breaks_independence_at_first_order():
     assert np.max(np.abs(predicted) / error) > K_SIGMA  # G4c: the IB term is resolved
     with pytest.raises(ValueError, match="factor"):
         sample("pair_coupled_net", points, method="neurons", n_nets=1000, progress=False)
+
+
+def test_a_fresh_deformed_model_runs_under_predictive():
+    """Regression: the quadrature is resolved eagerly even when the model is first called inside a JAX
+    transformation (Predictive scans over samples), and NumPy float64 points need no x64."""
+    import jax
+    from numpyro.infer import Predictive
+
+    model = deform("scalar_net", phi4(1.0), Box(4.0))
+    draws = Predictive(model, num_samples=3)(jax.random.PRNGKey(0), np.zeros((2, 1)), width=10, cutoff=5.0)
+    assert draws["phi"].shape == (3, 2) and np.all(np.asarray(draws["delta_S"]) > 0)

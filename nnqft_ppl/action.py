@@ -238,8 +238,8 @@ def _inverse(g2: np.ndarray, regularisation: float | None) -> np.ndarray:
         low, high = np.atleast_1d(smallest)[tuple(where)], np.atleast_1d(largest)[tuple(where)]
         raise ValueError(
             f"{which} is not positive definite or is numerically singular (eigenvalues from {low:.3g} to "
-            f"{high:.3g}{', after regularisation' if regularisation else ''}); pass regularisation=eps to use "
-            "G2 + eps*1, or use fewer or more separated points"
+            f"{high:.3g}{', after regularisation' if regularisation else ''}); pass regularisation=eps "
+            "(nnqft action: --regularisation EPS) to use G2 + eps*1, or use fewer or more separated points"
         )
     inverse = np.matmul(vectors / eigenvalues[..., None, :], np.swapaxes(vectors, -1, -2))
     return (inverse + np.swapaxes(inverse, -1, -2)) / 2

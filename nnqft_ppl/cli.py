@@ -16,7 +16,9 @@
     nnqft compare --pair cos-gauss [--set-a ...] [--set-b ...] [--d 1] [--nets N] [--json FILE]
     nnqft infer MODEL --points ... [--deform phi4:lam=0.1 --box L=10] [--method nuts|map|reweight]
                 [--chains 4 --samples 1000 --warmup 1000 | --starts 16 --steps 2000 | --nets N] [--out DIR]
+    nnqft action MODEL --points ... [--order 1|2] [--regularisation EPS] [--out DIR]
     nnqft reproduce [--quick] [--out DIR]
+    nnqft bench [--quick] [--json FILE] [--only throughput,baseline,precision,scaling,dtype]
 
 Bad input exits with status 2 and one line on stderr.
 """
@@ -227,6 +229,12 @@ def _build_parser() -> argparse.ArgumentParser:
     action_where.add_argument("--points-file", help=".npy or .txt file of shape (n_points, d)")
     action.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
     action.add_argument("--order", type=int, choices=(1, 2), default=1, help="order in 1/N (default 1)")
+    action.add_argument(
+        "--regularisation",
+        type=float,
+        metavar="EPS",
+        help="Tikhonov regularisation: invert G2 + EPS 1 (needed when G2 is singular, e.g. repeated points)",
+    )
     action.add_argument("--nets", type=int, default=100_000, help="networks (default 100000)")
     action.add_argument("--method", choices=("ensemble", "neurons"), default="ensemble")
     action.add_argument("--seed", type=int, default=0)
@@ -237,6 +245,10 @@ def _build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", help="check the papers' claims one by one, write a report")
     reproduce.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
     reproduce.add_argument("--out", default="nnqft_report", help="report directory (default nnqft_report)")
+
+    from .benchmarks.suite import build_parser as bench_parser
+
+    bench_parser(commands.add_parser("bench", help="speed, scaling and memory against baselines from the same run"))
     return parser
 
 
@@ -250,6 +262,10 @@ def _run(args) -> None:
         _run_split_sample(args)
     elif args.command == "merge":
         _run_merge(args)
+    elif args.command == "bench":
+        from .benchmarks.suite import main as bench
+
+        bench(args)
     elif args.command == "sample":
         from .output import deviation_table, write_outputs
         from .sampling import sample
@@ -746,7 +762,7 @@ def _run_action(args) -> None:
     )
     from .action import reconstruct_action
 
-    couplings = reconstruct_action(dataset, order=args.order)
+    couplings = reconstruct_action(dataset, order=args.order, regularisation=args.regularisation)
     shape = locality(couplings, points)
     record = locality_record(couplings, shape)
     if args.out is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from nnqft_ppl.cli import main
 
@@ -216,5 +217,31 @@ def test_action_writes_couplings_result_and_plot(tmp_path, capsys):
     assert (out / "couplings.nc").stat().st_size > 0 and (out / "locality.png").stat().st_size > 0
     assert main(["action", "cos_net", "--points", "0;0", "--nets", "2000", "--quiet"]) == 2
     assert main(["action", "cos_net", "--points", "0;1", "--order", "3"]) == 2
+    assert main(["action", "cos_net", "--points", "0;0", "--regularisation", "-1", "--quiet"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 2 and "positive definite" in error
+    assert error.count("\n") == 3 and "positive definite" in error and "--regularisation EPS" in error
+    assert "regularisation must be a finite eps > 0" in error
+
+
+@pytest.mark.parametrize(
+    ("points", "extra", "options"),
+    [("0;1;2", ["--order", "2"], {"order": 2}), ("0;0", ["--regularisation", "0.01"], {"regularisation": 0.01})],
+)
+def test_action_options_reach_the_reconstruction(tmp_path, points, extra, options):
+    """`--order 2` (sextic couplings from G6c) and `--regularisation EPS` (a singular G2 from repeated points):
+    the command's couplings are the library's on the same networks (seed), entry by entry."""
+    from nnqft_ppl.action import reconstruct_action
+    from nnqft_ppl.sampling import sample
+    from nnqft_ppl.spacetime import parse_points
+
+    out = tmp_path / "action"
+    argv = ["action", "cos_net", "--points", points, "--set", "width=3", "--nets", "3000", "--quiet", "--out", str(out)]
+    assert main(argv + extra) == 0
+    orders = (2, 4, 6) if options.get("order") == 2 else (2, 4)
+    run = sample("cos_net", parse_points(points), n_nets=3000, orders=orders, params={"width": 3}, progress=False)
+    expected = reconstruct_action(run, **options)
+    written = xr.open_dataset(out / "couplings.nc", engine="h5netcdf")
+    names = ("g2", "g4", "g6") if options.get("order") == 2 else ("g2", "g4")
+    for name in names:
+        np.testing.assert_allclose(written[name].values, expected[name].values, rtol=1e-10, atol=0)
+    assert written.attrs["regularisation"] == options.get("regularisation", 0.0)

@@ -131,6 +131,24 @@ def test_phi4_coupling_is_the_kriging_integral_and_nearest_neighbour(phi4_ou):
     assert np.all(np.abs(local / LAM - 1) < 0.1)
 
 
+@pytest.mark.parametrize("spacing", [0.5, 0.25, 0.125])
+def test_phi4_local_coupling_tends_to_lambda_in_the_continuum(spacing):
+    """The round trip lam -> first-order G4c -> reconstructed local coupling at an interior site of the OU grid:
+    both neighbouring cells give int c_i (c_l + c_r)^3, which sums to (1/a) int_0^a s(u)^4 du with
+    s = c_l + c_r = cosh(m(u - a/2)) / cosh(ma/2), i.e. lam (1 - (ma)^2/3 + O(a^4)): lam in the continuum limit."""
+    grid = spacing * np.arange(round(2.5 / spacing) + 1)[:, None]
+    model = deform("cauchy_net", phi4(LAM), BOX, nodes_per_side=64)
+    deformed = predict(model.theory(width=10**12), grid, (4,))
+    g4 = reconstruct_action({"G2": exact("cauchy_net", grid, width=10**12)["G2"], "G4c": deformed["G4c"]}, order=1)
+    local = local_coupling(g4["g4"].values, spacing)[round(1.0 / spacing)]  # the site x = 1
+    mass = 1.0
+    closed_form = integrate.quad(
+        lambda u: (np.cosh(mass * (u - spacing / 2)) / np.cosh(mass * spacing / 2)) ** 4, 0, spacing
+    )
+    assert local == pytest.approx(LAM * closed_form[0] / spacing, rel=1e-8)
+    assert local / LAM - 1 == pytest.approx(-((mass * spacing) ** 2) / 3, rel=0.07)
+
+
 def test_phi4_coupling_with_the_deformed_propagator_leaks_at_second_order(phi4_ou):
     """reconstruct_action amputates with the deformed G2 (tadpole O(lam)): the weight beyond nearest
     neighbours is then O(lam^2) (a fraction ~0.3 lam of the weight), not zero; the local coupling moves by

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (registration)
     gauss_net,
     pair_coupled_net,
     relu_net,
+    ring_cos_net,
     scalar_net,
     shared_scale_net,
 )

@@ -33,6 +33,10 @@ holds exactly: :math:`\tilde G^{(4)}_c` lives on :math:`p_1 = p_2 = -p_3 = -p_4`
 paired momenta :math:`p_1 = -p_2,\ p_3 = -p_4`; on the single-momentum set
 :math:`\tilde\lambda(k, k, -k, -k) = -\frac{6}{N\sigma_a^4P_k^3} + \frac{8}{N\sigma_a^4P_k^2}` (F.4's
 :math:`P^{-3}` term plus the :math:`S_G^2` part; :func:`cos_lattice_coupling` has the whole closed form).
+The ``ring_cos_net`` model (``models/ring_cos_net.py``) draws such neurons, so the structure is also a Monte
+Carlo check: with jackknife replicas (``sample(..., keep_replicas=True)``) :func:`momentum_coupling` returns
+the errors of G~, G~4c and lambda~, and takes G~ from the translation average of G2 (a sampled G2 is
+circulant only within errors).
 """
 
 from __future__ import annotations
@@ -190,30 +194,95 @@ def momenta(n: int, spacing: float = 1.0) -> np.ndarray:
     return 2 * math.pi * np.fft.fftfreq(n, d=spacing)
 
 
-def momentum_coupling(correlators, *, rtol: float = 1e-8) -> dict[str, np.ndarray]:
+def momentum_coupling(correlators, *, rtol: float = 1e-8, k_sigma: float = 5.0) -> dict[str, np.ndarray]:
     r"""F.2 in momentum space on a periodic grid:
-    :math:`\tilde\lambda(p_1..p_4) = -\tilde G^{(4)}_c(p_1..p_4)/\prod_i\tilde G(p_i)` with
-    :math:`\tilde G(p) = \sum_xe^{-ipx}G(x, 0)` (G must be circulant: translation invariant on the ring).
+    :math:`\tilde\lambda(p_1..p_4) = -\tilde G^{(4)}_c(p_1..p_4)/\prod_i\tilde G(p_i)`, with
+    :math:`\tilde G^{(4)}_c` the DFT (:func:`fourier`) of G4c and :math:`\tilde G(p) = \sum_re^{-ipr}\bar G(r)`
+    the DFT of the translation average :math:`\bar G(r) = \frac1n\sum_xG(x + r, x)` (indices mod n), i.e.
+    :math:`\tilde G(p) = \frac1n\sum_{x,y}e^{-ip(x-y)}G(x, y)`: the natural estimator of a translation-invariant
+    G on the ring, equal to :math:`\sum_xe^{-ipx}G(x, 0)` when G is circulant.  Only G2 is averaged: the
+    division needs a G diagonal in momentum space, while G4c enters linearly and is transformed as it is (so
+    for Monte Carlo data the entries off :math:`\sum p = 0` are noise around zero, a check of translation
+    invariance).
 
-    Returns ``{"G2": G~(p) (n,), "G4c": G~4c (n,)*4, "g4": lambda~ (n,)*4}``, the first-order quartic
-    coupling in the DFT convention of :func:`fourier` (``fourier(reconstruct_action(...)["g4"])`` up to
-    the O(G4c) shift of G2 that reconstruct_action does not include in the amputation).
+    ``correlators``: a mapping or a :func:`~nnqft_ppl.sample` dataset with ``G2`` (n, n) and ``G4c`` (n,)*4 at
+    the n points of a uniform periodic grid in ring order.  G must be translation invariant: refused with a
+    ``ValueError`` unless :math:`|G - \bar G| \le` ``rtol`` :math:`\max|G|` entrywise, or, when the input has
+    jackknife replicas (``G2_replicas`` and ``G4c_replicas``, leading replica axis:
+    ``sample(..., keep_replicas=True)``), unless :math:`|G - \bar G| \le` ``k_sigma`` jackknife standard errors
+    (+ ``rtol`` :math:`\max|G|`) entrywise.
+
+    Returns ``{"G2": G~(p) (n,), "G4c": G~4c (n,)*4, "g4": lambda~ (n,)*4}``, the first-order quartic coupling
+    in the DFT convention of :func:`fourier` (``fourier(reconstruct_action(...)["g4"])`` up to the O(G4c) shift
+    of G2 that reconstruct_action does not include in the amputation, and up to the averaging of G2); with
+    replicas also ``"G2_stderr"``, ``"G4c_stderr"``, ``"g4_stderr"``: the whole map applied to each
+    delete-one-block replica, :func:`~nnqft_ppl.moments.jackknife_stderr` of the spread (of
+    :math:`|z - \bar z|` for the complex entries: the real and imaginary errors added in quadrature).
     """
-    g2 = np.asarray(correlators["G2"], dtype=np.float64)
-    g4c = np.asarray(correlators["G4c"], dtype=np.float64)
+    from .action import _read, _read_replicas
+
+    if not (isinstance(rtol, float) and rtol >= 0) or not (isinstance(k_sigma, (int, float)) and k_sigma > 0):
+        raise ValueError(f"rtol must be a float >= 0 and k_sigma a number > 0, got {rtol!r} and {k_sigma!r}")
+    g2, g4c = _read(correlators, "G2"), _read(correlators, "G4c")
     n = g2.shape[0]
     if g2.shape != (n, n) or g4c.shape != (n,) * 4:
         raise ValueError(f"G2 must be (n, n) and G4c (n,)*4, got {g2.shape} and {g4c.shape}")
-    circulant = np.stack([np.roll(g2[:, 0], k) for k in range(n)], axis=1)
-    if not np.allclose(g2, circulant, rtol=0, atol=rtol * np.max(np.abs(g2))):
-        raise ValueError("G2 is not circulant: momentum_coupling needs a translation-invariant G on a periodic grid")
-    propagator = np.fft.fft(g2[:, 0]).real
-    if np.any(propagator <= 0):
+    replicas = None
+    if "G2_replicas" in correlators and "G4c_replicas" in correlators:
+        replicas = _read_replicas(correlators, {"G2": 2, "G4c": 4}, n)
+    _check_circulant(g2, None if replicas is None else replicas["G2"], rtol, k_sigma)
+    result = _amputate(g2, g4c)
+    if np.any(result["G2"] <= 0):
         raise ValueError("G2 is not positive definite (a Fourier mode has G~(p) <= 0)")
-    connected = np.fft.fftn(g4c)
+    if replicas is not None:
+        spread = _amputate(replicas["G2"], replicas["G4c"])
+        for name, values in spread.items():
+            error = np.hypot(jackknife_stderr(values.real), jackknife_stderr(values.imag))
+            result[f"{name}_stderr"] = error
+    return result
+
+
+def _translation_average(g2: np.ndarray) -> np.ndarray:
+    r""":math:`\bar G(r) = \frac1n\sum_xG(x + r, x)` (indices mod n) of G2 (..., n, n): shape (..., n)."""
+    n = g2.shape[-1]
+    x = np.arange(n)
+    return g2[..., (x[None, :] + x[:, None]) % n, x[None, :]].mean(axis=-1)
+
+
+def _check_circulant(g2: np.ndarray, replicas: np.ndarray | None, rtol: float, k_sigma: float) -> None:
+    """``ValueError`` unless G2 equals the circulant matrix of its translation average, within ``rtol``
+    times its largest entry, plus ``k_sigma`` jackknife errors when ``replicas`` are given."""
+    n = g2.shape[0]
+    shift = (np.arange(n)[:, None] - np.arange(n)[None, :]) % n
+
+    def deviation(g):
+        return g - _translation_average(g)[..., shift]
+
+    tolerance = np.full_like(g2, rtol * np.max(np.abs(g2)))
+    if replicas is not None:
+        tolerance += k_sigma * jackknife_stderr(deviation(replicas))
+    excess = np.abs(deviation(g2)) - tolerance
+    if np.any(excess > 0):
+        worst = np.unravel_index(np.argmax(excess), excess.shape)
+        within = f"{k_sigma:g} jackknife errors + rtol" if replicas is not None else "rtol"
+        hint = (
+            "" if replicas is not None else "; for Monte Carlo input pass the jackknife replicas (keep_replicas=True)"
+        )
+        raise ValueError(
+            f"G2 is not circulant: G2{tuple(int(i) for i in worst)} differs from its translation average by "
+            f"{abs(deviation(g2)[worst]):.3g}, more than the tolerance {tolerance[worst]:.3g} ({within}): "
+            f"momentum_coupling needs a translation-invariant G on a periodic grid{hint}"
+        )
+
+
+def _amputate(g2: np.ndarray, g4c: np.ndarray) -> dict[str, np.ndarray]:
+    """G~ of the translation-averaged G2, G~4c and lambda~ = -G~4c / prod G~ (any leading batch axes)."""
+    propagator = np.fft.fft(_translation_average(g2), axis=-1).real
+    connected = np.fft.fftn(g4c, axes=(-4, -3, -2, -1))
     # lambda(x) = -sum_y prod_a G^-1(x_a, y_a) G4c(y): its DFT (e^{-ipx}) is -G4c~(p) / prod G~(-p_a) = / prod G~(p_a)
-    inverse = 1.0 / propagator
-    amputated = -connected * np.einsum("a,b,c,d->abcd", inverse, inverse, inverse, inverse)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = 1.0 / propagator
+    amputated = -connected * np.einsum("...a,...b,...c,...d->...abcd", inverse, inverse, inverse, inverse)
     return {"G2": propagator, "G4c": connected, "g4": amputated}
 
 

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_ensemble import COMPILE_EVENTS, Figure, peak_rss_mib, print_table
+from nnqft_ppl.benchmarks.figures import COMPILE_EVENTS, Figure, peak_rss_mib, print_table
 
 SCAN = ["scan", "--preset", "hms20", "--d", "1", "--method", "neurons", "--quiet"]
 BASELINE_NETS = 10_000

@@ -96,6 +96,27 @@ def run_child(module: str, arguments: list[str], timeout: float, env: dict | Non
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def run_children(module: str, arguments: list[str], timeout: float, envs: list[dict]) -> list[dict]:
+    """:func:`run_child` for several processes at once, one per entry of ``envs`` (e.g. the processes of a
+    ``jax.distributed`` job, which wait for each other); their parsed last stdout lines, in order."""
+    command = [sys.executable, "-m", f"nnqft_ppl.benchmarks.{module}", *arguments]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+        for env in envs
+    ]
+    try:
+        outputs = [process.communicate(timeout=timeout) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        if process.returncode != 0:
+            raise RuntimeError(f"benchmark child {' '.join(command[1:])} failed:\n{stderr[-2000:]}")
+    return [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
+
+
 def print_table(figures: list[Figure], file=None) -> None:
     print(f"\n{'figure':62s} {'value':>11s} {'baseline':>11s} {'ratio':>9s}  {'unit':11s} target", file=file)
     for figure in figures:

@@ -47,6 +47,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 def main(args) -> list:
     """Run the sections ``args.only`` (default all), print the table, write ``args.json`` if given."""
     import jax
+
     from nnqft_ppl.benchmarks.figures import print_table, write_json
 
     sections = SECTIONS if args.only is None else tuple(part.strip() for part in args.only.split(",") if part.strip())

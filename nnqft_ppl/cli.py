@@ -26,6 +26,8 @@ Bad input exits with status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import warnings
 
@@ -252,7 +254,32 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _batch_plans_on_stderr(enabled: bool):
+    """Print each streamed run's batch plan (devices, networks and bytes of values per device) on stderr."""
+    if not enabled:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("nnqft: %(message)s"))
+    handler.addFilter(lambda record: hasattr(record, "batch_plan"))
+    logger = logging.getLogger("nnqft_ppl")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def _run(args) -> None:
+    with _batch_plans_on_stderr(args.command in ("sample", "action") and not args.quiet):
+        _dispatch(args)
+
+
+def _dispatch(args) -> None:
     if args.command == "models":
         from .registry import list_models
 

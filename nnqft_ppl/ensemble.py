@@ -133,6 +133,7 @@ def sample_ensemble(
         fingerprint=fingerprint if shard is None else {**fingerprint, "shard": list(shard)},
         checkpoint_every=checkpoint_every,
         shard=shard,
+        values_per_net=per_net,
     )
     if shard is not None:
         from .shards import make_shard

@@ -346,6 +346,7 @@ def sample_neurons(
         reductions=(_neuron_power_sums(basis), _network_power_sums(beta_basis)),
         fast_compile=True,
         shard=shard,
+        values_per_net=params["width"] * len(points),  # the neuron terms a_i h_i handed to the power sums
     )
     if shard is not None:
         from .shards import make_shard

@@ -17,11 +17,18 @@ A run may also be cut into *shards* (:mod:`nnqft_ppl.shards`): shard ``K`` of ``
 (0-based) evaluates only the groups of the jackknife blocks ``K * B // M`` to
 ``(K + 1) * B // M - 1`` (:func:`shard_blocks`), in the same order, so its blocks'
 float64 sums are bitwise those of the whole run.
+
+Memory per device is bounded by the batch, whatever the number of networks: each run
+logs its :class:`BatchPlan` (devices, networks per device and the bytes of values they
+hold at once) to the ``nnqft_ppl`` logger at level INFO, the plan itself in the log
+record's ``batch_plan`` attribute.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import operator
 import time
 from typing import Callable
@@ -37,6 +44,7 @@ from .moments import BlockedSums, MonomialBasis
 from .tracing import NETS_PER_CHUNK, NETS_PER_GROUP, as_input
 
 __all__ = [
+    "BatchPlan",
     "block_groups",
     "effective_blocks",
     "memoised_chunk_function",
@@ -50,6 +58,50 @@ TRACE_COUNTS = {"batch": 0}
 """How often a batch function was traced (compiled); a test guards against recompilation."""
 
 GROUPS_PER_CHUNK = NETS_PER_CHUNK // NETS_PER_GROUP
+
+LOGGER = logging.getLogger("nnqft_ppl")
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """How a streamed run lays its batches on the local devices.
+
+    Every batch gives each of the ``devices`` devices (all of one ``platform``)
+    ``nets_per_device`` networks; each network holds ``values_per_net`` values of
+    ``itemsize`` bytes at once (the engine's estimate of its largest intermediates,
+    e.g. activations and monomials; None where the engine gives none).  The
+    batch's values on one device, :attr:`batch_bytes_per_device`, do not depend on
+    the number of networks in the run: the ensemble sizes batches to at most
+    :func:`~nnqft_ppl.ensemble.activations_per_batch` values, or one chunk of
+    networks where a chunk holds more.  Two batches are alive at a time (one
+    computing, the previous one's outputs being added on the host).
+    """
+
+    devices: int
+    platform: str
+    nets_per_device: int
+    values_per_net: int | None
+    itemsize: int
+
+    @property
+    def batch_bytes_per_device(self) -> int | None:
+        """Bytes of the values one device holds for a batch (None without ``values_per_net``)."""
+        if self.values_per_net is None:
+            return None
+        return self.nets_per_device * self.values_per_net * self.itemsize
+
+    def record(self) -> dict:
+        """The plan as a JSON-ready dict, :attr:`batch_bytes_per_device` included."""
+        return {**dataclasses.asdict(self), "batch_bytes_per_device": self.batch_bytes_per_device}
+
+    def describe(self) -> str:
+        """One line: ``batches of 512 networks over 2 cpu devices (256 each, 7.1 MB of values per device)``."""
+        size = self.batch_bytes_per_device
+        memory = "" if size is None else f", {size / 1e6:.3g} MB of values per device"
+        return (
+            f"batches of {self.nets_per_device * self.devices} networks over {self.devices} {self.platform} "
+            f"device{'s' if self.devices > 1 else ''} ({self.nets_per_device} each{memory})"
+        )
 
 
 FAST_COMPILE_OPTIONS = {"xla_backend_optimization_level": 1}
@@ -163,6 +215,7 @@ def stream_chunks(
     reductions: tuple[Callable, ...] | None = None,
     fast_compile: bool = False,
     shard: tuple[int, int] | None = None,
+    values_per_net: int | None = None,
 ) -> tuple[BlockedSums, ...]:
     """Evaluate the chunks of ``n_nets`` networks and return one :class:`BlockedSums` per basis.
 
@@ -183,6 +236,8 @@ def stream_chunks(
     With ``shard = (K, M)`` only the groups of shard K's blocks (:func:`shard_blocks`) are
     added (the chunks they lie in are evaluated, those at its ends also by its
     neighbours); the other blocks stay zero.
+    The run's :class:`BatchPlan` (with ``values_per_net``, the values one network holds
+    at once) is logged to the ``nnqft_ppl`` logger at level INFO.
     """
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 2:
         raise ValueError(f"n_blocks must be an integer >= 2 (delete-one-block jackknife), got {n_blocks!r}")
@@ -195,6 +250,7 @@ def stream_chunks(
     first_chunk, end_chunk = first_group // GROUPS_PER_CHUNK, -(-end_group // GROUPS_PER_CHUNK)
     chunks_per_batch = min(chunks_per_batch, end_chunk - first_chunk)
     chunks_per_batch = max(len(devices), -(-chunks_per_batch // len(devices)) * len(devices))
+    _log_plan(devices, chunks_per_batch, values_per_net)
     accumulators = tuple(BlockedSums.zeros(n_blocks, basis) for basis in bases)
     next_chunk = first_chunk
     if checkpoint is not None:
@@ -261,3 +317,15 @@ def stream_chunks(
         consume(*pending)
     bar.close()
     return accumulators
+
+
+def _log_plan(devices, chunks_per_batch: int, values_per_net: int | None) -> None:
+    """Log the run's :class:`BatchPlan`; networks are evaluated in JAX's default float (see :func:`as_input`)."""
+    plan = BatchPlan(
+        devices=len(devices),
+        platform=devices[0].platform,
+        nets_per_device=chunks_per_batch // len(devices) * NETS_PER_CHUNK,
+        values_per_net=None if values_per_net is None else int(values_per_net),
+        itemsize=jnp.dtype(jnp.result_type(float)).itemsize,
+    )
+    LOGGER.info("%s", plan.describe(), extra={"batch_plan": plan})

@@ -118,7 +118,8 @@ def sample_ensemble(
             "density would ignore it; use method='reweight' (small deformations) or nnqft_ppl.inference.nuts"
         )
     basis = MonomialBasis(len(points), max(orders))
-    per_net = params.get("width", 1) * len(points) + basis.size
+    activations = params.get("width", 1) * len(points)
+    per_net = activations + basis.size
     batch_size = batch_size or max(NETS_PER_CHUNK, activations_per_batch() // per_net)
     fingerprint = run_fingerprint("ensemble", spec.name, params, points, seed, n_nets, basis.max_order, n_blocks)
     accumulators = stream_chunks(
@@ -134,6 +135,10 @@ def sample_ensemble(
         checkpoint_every=checkpoint_every,
         shard=shard,
         values_per_net=per_net,
+        # Where the monomials outnumber the activations, XLA's lighter optimisation halves the compile time
+        # (measured at width 10, 6 points, orders to 6: 3.8 s -> 1.9 s) at no cost in throughput; where the
+        # activations dominate it would cost ~8 % (width 1000).
+        fast_compile=activations < basis.size,
     )
     if shard is not None:
         from .shards import make_shard

@@ -1,4 +1,4 @@
-"""float32 against float64, and the per-device batch memory every streamed run reports.
+"""float32 against float64, the per-device batch memory every streamed run reports, and NUTS chains over devices.
 
 JAX computes in float32 unless ``JAX_ENABLE_X64=1`` is set when it starts, and the number of
 forced host devices is fixed then too, so the float64 run is a subprocess (on two forced host
@@ -119,3 +119,32 @@ def test_each_run_logs_its_batch_plan(caplog, method, n_nets):
         assert (plan.nets_per_device, plan.values_per_net) == (NETS_PER_CHUNK, 1000 * 3)
     else:  # 3 x 3 activations + 34 monomials: 2**21 // 43 networks a batch, 190 whole chunks; a small run's all
         assert plan.nets_per_device == min(-(-n_nets // NETS_PER_CHUNK), 190) * NETS_PER_CHUNK
+
+
+CHAINS = """
+import json, warnings
+import jax
+import models
+from nnqft_ppl.inference import nuts
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    idata = nuts("cos_net", [[0.0], [0.8]], params={"width": 2}, chains=2, samples=200, warmup=100, seed=2,
+                 progress=False)
+print(json.dumps({"devices": jax.local_device_count(), "method": idata.posterior.attrs["chain_method"],
+                  "phi": idata.posterior["phi"].values.tolist()}))
+"""
+
+
+def test_nuts_chains_run_in_parallel_over_local_devices_with_the_same_draws():
+    """Two chains on two forced host devices run in parallel (one per device) and draw exactly what the two
+    vectorised chains on one device draw (the same per-chain keys)."""
+    runs = []
+    for devices in (1, 2):
+        environment = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+        result = subprocess.run(
+            [sys.executable, "-c", CHAINS], check=True, env=environment, timeout=300, capture_output=True, text=True
+        )
+        runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert [(run["devices"], run["method"]) for run in runs] == [(1, "vectorized"), (2, "parallel")]
+    np.testing.assert_array_equal(runs[0]["phi"], runs[1]["phi"])
+    assert np.shape(runs[0]["phi"]) == (2, 200, 2)

@@ -43,7 +43,7 @@ import numpy as np
 
 import nnqft_ppl
 from nnqft_ppl.benchmarks.figures import CompileClock, Figure
-from nnqft_ppl.ensemble import activations_per_batch
+from nnqft_ppl.ensemble import activations_per_batch, batch_layout
 from nnqft_ppl.moments import MonomialBasis
 from nnqft_ppl.nets import ACTIVATIONS
 from nnqft_ppl.tracing import NETS_PER_CHUNK
@@ -221,9 +221,9 @@ def fastest_roofline(case: Case, n_nets: int):
 
 
 def library_batch(case: Case, orders=ORDERS) -> int:
-    """The networks per compiled batch ``sample_ensemble`` picks by default (as in :mod:`nnqft_ppl.ensemble`)."""
-    per_net = case.width * len(case.points) + MonomialBasis(len(case.points), max(orders)).size
-    return max(NETS_PER_CHUNK, activations_per_batch() // per_net)
+    """Networks per compiled batch ``sample_ensemble`` picks by default (:func:`nnqft_ppl.ensemble.batch_layout`)."""
+    basis = MonomialBasis(len(case.points), max(orders))
+    return batch_layout(case.params, len(case.points), basis)["chunks_per_batch"] * NETS_PER_CHUNK
 
 
 def ensemble_sizes(case: Case, orders, seconds: float, unit: int) -> tuple[int, int]:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .checkpoint import run_fingerprint
-from .ensemble import activations_per_batch, validate_run
+from .ensemble import batch_layout, validate_run
 from .moments import MonomialBasis, cumulants_from_moments, power_sums
 from .results import correlator_result
 from .streaming import memoised_chunk_function, run_arguments, stream_chunks
@@ -121,8 +121,6 @@ def sample_reweighted(
         raise ValueError(f"{spec.name}: the deformation factor is not finite for some networks")
     shift = jnp.asarray(first.max(), dtype=as_input(points).dtype)
     basis = MonomialBasis(len(points), max(orders))
-    per_net = params.get("width", 1) * len(points) + basis.size
-    batch_size = max(NETS_PER_CHUNK, activations_per_batch() // per_net)
     fingerprint = run_fingerprint("reweight", spec.name, params, points, seed, n_nets, basis.max_order, n_blocks)
     sums, weight_sums = stream_chunks(
         memoised_chunk_function(_chunk_function, spec.model, params, basis),
@@ -130,9 +128,9 @@ def sample_reweighted(
         n_nets=n_nets,
         bases=(basis, MonomialBasis(1, 2)),
         n_blocks=n_blocks,
-        chunks_per_batch=max(1, batch_size // NETS_PER_CHUNK),
         progress=progress,
         fingerprint=fingerprint,
+        **batch_layout(params, len(points), basis),
     )
     total, total_squares = weight_sums.sums.sum(axis=0)
     if not (np.isfinite(total_squares) and np.all(np.isfinite(sums.sums))):

@@ -385,6 +385,8 @@ def main(argv=None) -> None:
     parser.add_argument("numbers", nargs="+", type=lambda text: int(float(text)))
     args = parser.parse_args(argv)
     if os.environ.get(ONE_CORE) == "1":  # before JAX starts its thread pools: they inherit the affinity
+        if not hasattr(os, "sched_setaffinity"):
+            raise SystemExit("pinning a process to one core needs os.sched_setaffinity (Linux)")
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     child = {"throughput": child_throughput, "distributed": child_distributed, "memory": child_memory}[args.child]
     print(json.dumps(child(*args.numbers)))

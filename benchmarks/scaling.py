@@ -168,7 +168,9 @@ def load() -> str:
     return "load average {:.1f}".format(os.getloadavg()[0])
 
 
-SETTINGS = ((1, True), *((count, False) for count in DEVICE_COUNTS))
+PINNING = hasattr(os, "sched_setaffinity")
+"""Whether a child can be pinned to one core (Linux); elsewhere the one-core figures are left out."""
+SETTINGS = (((1, True),) if PINNING else ()) + tuple((count, False) for count in DEVICE_COUNTS)
 """Figure 1's processes: (forced host devices, pinned to one core)."""
 
 
@@ -188,21 +190,13 @@ def device_figures(width: int, n_small: int, n_large: int, rounds: int, timeout:
     for (devices, _), result in best.items():
         if result["devices"] != devices:
             raise RuntimeError(f"asked for {devices} host devices, the child had {result['devices']}")
-    one_core, one = best[1, True], best[1, False]
+    one = best[1, False]
     common = f"cos_net width {width}, {n_large:,} vs {n_small:,} networks, best of {rounds}; {load()}"
 
     def busy(result):
         return f"{result['cores']:.2f} cores busy, {result['plan']['nets_per_device']} networks per device per batch"
 
-    figures = [
-        Figure(
-            f"w{width}: 1 device vs 1 device pinned to 1 core",
-            one["rate"],
-            one_core["rate"],
-            "networks/s",
-            f"{common}; {busy(one)} vs {busy(one_core)}: what one device gets from XLA's threads",
-        )
-    ]
+    figures = []
     for devices in DEVICE_COUNTS[1:]:
         result = best[devices, False]
         figures.append(
@@ -215,15 +209,26 @@ def device_figures(width: int, n_small: int, n_large: int, rounds: int, timeout:
                 target=f"ratio >= {TARGET_SPEED_UP}" if devices == 2 else "",
             )
         )
-    figures.append(
-        Figure(
-            f"w{width}: 2 host devices vs 1 device pinned to 1 core",
-            best[2, False]["rate"],
-            one_core["rate"],
-            "networks/s",
-            f"{common}; how the sharded batches scale over the cores",
+    if PINNING:
+        one_core = best[1, True]
+        figures.append(
+            Figure(
+                f"w{width}: 1 device vs 1 device pinned to 1 core",
+                one["rate"],
+                one_core["rate"],
+                "networks/s",
+                f"{common}; {busy(one)} vs {busy(one_core)}: what one device gets from XLA's threads",
+            )
         )
-    )
+        figures.append(
+            Figure(
+                f"w{width}: 2 host devices vs 1 device pinned to 1 core",
+                best[2, False]["rate"],
+                one_core["rate"],
+                "networks/s",
+                f"{common}; how the sharded batches scale over the cores",
+            )
+        )
     figures.append(
         Figure(
             f"w{width}: cores busy with 1 device (CPU time / wall)",
@@ -385,8 +390,6 @@ def main(argv=None) -> None:
     parser.add_argument("numbers", nargs="+", type=lambda text: int(float(text)))
     args = parser.parse_args(argv)
     if os.environ.get(ONE_CORE) == "1":  # before JAX starts its thread pools: they inherit the affinity
-        if not hasattr(os, "sched_setaffinity"):
-            raise SystemExit("pinning a process to one core needs os.sched_setaffinity (Linux)")
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     child = {"throughput": child_throughput, "distributed": child_distributed, "memory": child_memory}[args.child]
     print(json.dumps(child(*args.numbers)))

@@ -22,9 +22,10 @@ import time
 SECTIONS = ("throughput", "baseline", "precision", "scaling", "dtype")
 
 
-def run(sections=SECTIONS, quick: bool = False, log=sys.stderr) -> list:
+def run(sections=SECTIONS, quick: bool = False, log=None) -> list:
     """The :class:`~nnqft_ppl.benchmarks.figures.Figure` s of ``sections`` (names from :data:`SECTIONS`), in order;
-    progress lines go to ``log``."""
+    progress lines go to ``log`` (default: the current ``sys.stderr``)."""
+    log = log or sys.stderr
     figures = []
     for name in sections:
         start = time.perf_counter()

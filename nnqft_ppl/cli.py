@@ -294,7 +294,7 @@ def _dispatch(args) -> None:
 
         bench(args)
     elif args.command == "sample":
-        from .output import deviation_table, write_outputs
+        from .output import write_outputs
         from .sampling import sample
         from .spacetime import load_points, parse_points
 
@@ -331,8 +331,7 @@ def _dispatch(args) -> None:
         extra = None if mixed is None else {"mixed": mixed_record(mixed)}
         write_outputs(dataset if mixed is None else with_mixed(dataset, mixed), args.out, args.json, extra)
         if not args.quiet:
-            print(f"{dataset.attrs['model']} {dataset.attrs['params']}  {args.method}, {args.nets:,} networks")
-            print(deviation_table(dataset))
+            _print_run(dataset)
             if mixed is not None:
                 print(mixed_table(mixed))
     elif args.command == "scan":
@@ -379,7 +378,7 @@ def _run_split_sample(args) -> None:
     """``nnqft sample --shard K/M`` (write one shard file) or ``--distributed`` (one process of a run)."""
     from pathlib import Path
 
-    from .output import deviation_table, write_outputs
+    from .output import write_outputs
     from .sampling import sample
     from .shards import initialize_distributed, parse_shard, sample_distributed
     from .spacetime import load_points, parse_points
@@ -416,25 +415,26 @@ def _run_split_sample(args) -> None:
     if jax.process_index() == 0:
         write_outputs(dataset, args.out, args.json)
         if not args.quiet:
-            print(
-                f"{dataset.attrs['model']} {dataset.attrs['params']}  {args.method}, {args.nets:,} networks, "
-                f"{jax.process_count()} processes"
-            )
-            print(deviation_table(dataset))
+            _print_run(dataset, f", {jax.process_count()} processes")
+
+
+def _print_run(dataset, how: str = "") -> None:
+    """The header line of an i.i.d. run (model, hyperparameters, engine, networks``how``) and its deviation table."""
+    from .output import deviation_table
+
+    attrs = dataset.attrs
+    print(f"{attrs['model']} {attrs['params']}  {attrs['method']}, {attrs['nets']:,} networks{how}")
+    print(deviation_table(dataset))
 
 
 def _run_merge(args) -> None:
-    from .output import deviation_table, write_outputs
+    from .output import write_outputs
     from .shards import merge_shards
 
     dataset = merge_shards(args.files, model=args.model)
     write_outputs(dataset, args.out, args.json)
     if not args.quiet:
-        print(
-            f"{dataset.attrs['model']} {dataset.attrs['params']}  {dataset.attrs['method']}, "
-            f"{dataset.attrs['nets']:,} networks, {len(args.files)} shards"
-        )
-        print(deviation_table(dataset))
+        _print_run(dataset, f", {len(args.files)} shards")
 
 
 def _run_scan(args) -> None:

@@ -93,7 +93,7 @@ def test_bench_writes_finite_figures_as_json(tiny_sizes, tmp_path, capsys):
     assert main(["bench", "--quick", "--only", "throughput,baseline,precision", "--json", str(path)]) == 0
     records = json.loads(path.read_text())
     names = [record["name"] for record in records]
-    assert len(names) == 3 + 1 + 1 and len(set(names)) == len(names)
+    assert len(names) == 3 + 2 + 1 and len(set(names)) == len(names)
     assert any("roofline" in name for name in names) and any("NumPy" in name for name in names)
     assert any("exact engine" in name for name in names)
     for record in records:

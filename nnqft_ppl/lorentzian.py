@@ -178,6 +178,17 @@ def spectral_positivity(spectrum: Callable, momenta) -> float:
     return float(eigenvalues[0] / eigenvalues[-1])
 
 
+def _merge_close_poles(masses, weights, rtol=1e-3):
+    """Masses closer than ``rtol`` (relative) are one pole, which the fit may split at no cost
+    (a single pole came back as 0.7999965 and 0.8000010): summed weights at the weight-averaged
+    mass, which keeps G to second order in the split.  Sorted by mass."""
+    order = np.argsort(masses)
+    masses, weights = masses[order], weights[order]
+    pole = np.concatenate([[0], np.cumsum(np.diff(masses) > rtol * masses[1:])])
+    total = np.bincount(pole, weights)
+    return np.bincount(pole, weights * masses) / total, total
+
+
 def _spectral_mass(separations, g, stderr, d):
     """Median mass of the positive Kaellen-Lehmann fit, each mass weighted by its share
     rho_j G_{mu_j}(r_1) of G at the shortest separation (heavy masses, barely constrained
@@ -202,10 +213,9 @@ def _spectral_mass(separations, g, stderr, d):
             np.log(np.concatenate([masses[used], weights[used]])),
             max_nfev=100 * k,  # a refinement of the grid fit: far from it the data do not fix the masses anyway
         )
-        masses, weights = np.exp(fit.x[:k]), np.exp(fit.x[k:])
-        order = np.argsort(masses)
-        share = np.cumsum((weights * propagators(masses)[0])[order])
-        out.append(masses[order][np.searchsorted(share, share[-1] / 2)])
+        masses, weights = _merge_close_poles(np.exp(fit.x[:k]), np.exp(fit.x[k:]))
+        share = np.cumsum(weights * propagators(masses)[0])
+        out.append(masses[np.searchsorted(share, share[-1] / 2)])
     return np.reshape(out, np.shape(g)[:-1])
 
 

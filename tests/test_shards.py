@@ -4,7 +4,7 @@ A shard holds whole jackknife blocks whose groups it sums in the single run's or
 so merging places the blocks side by side: every variable of the merged dataset is
 bitwise equal to the single run's (``np.array_equal``), for either engine, any number
 of shards, block counts that the shards do not divide, shards computed on two forced
-host devices, and runs spread over two ``jax.distributed`` processes.
+host devices, and runs spread over two or four ``jax.distributed`` processes.
 """
 
 import dataclasses
@@ -243,10 +243,10 @@ def test_shards_on_two_devices_merge_to_the_one_device_run(tmp_path, method):
 DISTRIBUTED = """
 import os, sys
 import jax
-jax.distributed.initialize(coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"], num_processes=2,
+jax.distributed.initialize(coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"], num_processes={processes},
                            process_id=int(os.environ["JAX_PROCESS_ID"]))
 from nnqft_ppl.cli import main
-assert (jax.process_count(), jax.local_device_count()) == (2, 1)
+assert (jax.process_count(), jax.local_device_count()) == ({processes}, 1)
 argv = ["sample", "cos_net", "--points", "0;0.5;1", "--set", "width=7", "--nets", "{n_nets}", "--seed", "21",
         "--method", "neurons", "--distributed", "--json", sys.argv[1], "--quiet"]
 assert main(argv) == 0
@@ -259,12 +259,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_jax_distributed_processes_give_the_single_run(tmp_path):
-    """Two processes joined by jax.distributed over loopback (Gloo CPU collectives) run
+@pytest.mark.parametrize("count", [2, 4])
+def test_jax_distributed_processes_give_the_single_run(tmp_path, count):
+    """Processes joined by jax.distributed over loopback (Gloo CPU collectives) run
     ``nnqft sample --distributed`` (:func:`nnqft_ppl.sample_distributed`): each computes one
-    shard, the shards' bytes are all-gathered and merged on both, and process 0 writes the
+    shard, the shards' bytes are all-gathered and merged on all, and process 0 writes the
     record, which is the single-process run's (JSON keeps every float64 exactly)."""
-    script = DISTRIBUTED.format(n_nets=N_NETS)
+    script = DISTRIBUTED.format(n_nets=N_NETS, processes=count)
     address = f"127.0.0.1:{_free_port()}"
     processes = [
         subprocess.Popen(
@@ -273,7 +274,7 @@ def test_two_jax_distributed_processes_give_the_single_run(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        for k in range(2)
+        for k in range(count)
     ]
     try:
         expected = json.loads(json.dumps(nn.run_record(_single("neurons", n_blocks=20))))  # while they run
@@ -283,8 +284,8 @@ def test_two_jax_distributed_processes_give_the_single_run(tmp_path):
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    assert [process.returncode for process in processes] == [0, 0], outputs
-    assert not (tmp_path / "record-1.json").exists()  # process 0 writes the outputs
+    assert [process.returncode for process in processes] == [0] * count, outputs
+    assert [path.name for path in tmp_path.iterdir()] == ["record-0.json"]  # process 0 writes the outputs
     assert json.loads((tmp_path / "record-0.json").read_text()) == expected
 
 
